@@ -1,0 +1,1 @@
+"""Measuring models: MACs and parameter counts (timing comes with the benchmark command)."""

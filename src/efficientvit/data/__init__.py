@@ -1,0 +1,1 @@
+"""Dataset label metadata and image I/O for inference."""

@@ -1,0 +1,167 @@
+"""Reading checkpoints: official ``.pt`` files (raw or ``{"state_dict": ...}``), safetensors, and the
+Hugging Face hub (downloaded once into its cache). Nothing is ever unpickled beyond plain tensors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from efficientvit.errors import EfficientViTError
+
+if TYPE_CHECKING:
+    from efficientvit.zoo import HubFile
+
+HUB_PREFIX = "hf://"
+OFFICIAL = "official"
+_SHOWN_KEYS = 3
+
+
+def load_weights(
+    model: nn.Module,
+    weights: str | os.PathLike[str],
+    *,
+    model_name: str,
+    default_checkpoint: HubFile | None = None,
+) -> None:
+    """Load ``weights`` (a file, ``hf://owner/repo/file`` or ``"official"``) into ``model`` strictly."""
+    path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
+    state = read_state_dict(path)
+    check_fits(model, state, model_name=model_name, source=str(weights))
+    model.load_state_dict(state, strict=True)
+
+
+def resolve_weights(
+    weights: str | os.PathLike[str], *, model_name: str, default_checkpoint: HubFile | None = None
+) -> Path:
+    """A local path for ``weights``, downloading hub references into the hub cache."""
+    text = os.fspath(weights)
+    if text == OFFICIAL:
+        if default_checkpoint is None:
+            raise EfficientViTError(
+                f"{model_name} has no official checkpoint; pick a name with a resolution suffix "
+                f"(e.g. {model_name}-r224, see `efficientvit models`) or pass a local file"
+            )
+        return download(default_checkpoint.repo_id, default_checkpoint.filename)
+    if text.startswith(HUB_PREFIX):
+        parts = text[len(HUB_PREFIX) :].split("/", 2)
+        if len(parts) != 3 or not all(parts):
+            raise EfficientViTError(f"{text}: a hub reference reads hf://OWNER/REPO/FILENAME")
+        return download(f"{parts[0]}/{parts[1]}", parts[2])
+    return Path(text)
+
+
+def download(repo_id: str, filename: str) -> Path:
+    """Fetch ``filename`` from the hub repo ``repo_id`` (or take it from the local hub cache)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename))
+    except Exception as err:  # offline, missing file, no such repo: all end the same way for the user
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EfficientViTError(
+            f"could not download {HUB_PREFIX}{repo_id}/{filename} ({reason}); if this machine is offline, "
+            f"download the file elsewhere and pass its local path as weights"
+        ) from err
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, safely: zip ``.pt`` through ``weights_only`` or safetensors."""
+    path = Path(path)
+    if not path.exists():
+        raise EfficientViTError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise EfficientViTError(f"{path}: is a directory, not a checkpoint file")
+    if zipfile.is_zipfile(path):
+        state = _read_torch(path)
+    elif _looks_like_safetensors(path):
+        state = _read_safetensors(path)
+    else:
+        raise EfficientViTError(
+            f"{path}: not a checkpoint (expected a PyTorch .pt zip archive or a .safetensors file; "
+            f"the file may be truncated or corrupt)"
+        )
+    return _unwrap(state, path)
+
+
+def _read_torch(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise EfficientViTError(
+            f"{path}: holds pickled Python objects besides tensors; refusing to unpickle it "
+            f"(only weights_only checkpoints load; re-save its state_dict from trusted code)"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, KeyError) as err:
+        raise EfficientViTError(f"{path}: corrupt PyTorch checkpoint ({str(err).splitlines()[0]})") from None
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    with path.open("rb") as file:
+        head = file.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise EfficientViTError(f"{path}: corrupt safetensors file ({err})") from None
+
+
+def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint: raw, under ``state_dict`` / ``model``, or saved from DDP."""
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise EfficientViTError(f"{path}: does not hold a state dict of tensors")
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
+
+
+def check_fits(model: nn.Module, state: dict[str, torch.Tensor], *, model_name: str, source: str) -> None:
+    """Raise one readable error if ``state`` does not match ``model`` key for key and shape for shape."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshaped = [
+        f"{k} {list(state[k].shape)} vs {list(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = [
+        f"{len(items)} {label} ({', '.join(items[:_SHOWN_KEYS])}{', ...' if len(items) > _SHOWN_KEYS else ''})"
+        for label, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("mis-shaped keys, checkpoint vs model", misshaped),
+        )
+        if items
+    ]
+    if problems:
+        raise EfficientViTError(
+            f"checkpoint {source} does not fit model {model_name}: {'; '.join(problems)}; "
+            f"is it the checkpoint of another model?"
+        )
+
+
+def save_safetensors(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s state dict as safetensors (contiguous copies, shared storage resolved)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(path))
+    return path

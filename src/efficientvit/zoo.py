@@ -1,0 +1,221 @@
+"""The model registry: every official EfficientViT name mapped to its architecture and weights metadata.
+
+``create_model(name, weights=None, **overrides)`` builds any of them; ``list_models(pattern)`` lists them.
+Names follow the official zoo (``efficientvit-b1-r224``, ``efficientvit-seg-l2-cityscapes``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import nn
+
+from efficientvit.data.labels import (
+    ADE20K_CLASSES,
+    ADE20K_PALETTE,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    imagenet_classes,
+)
+from efficientvit.errors import EfficientViTError
+from efficientvit.models import (
+    BACKBONES,
+    BackboneConfig,
+    ClsHeadConfig,
+    LargeBackboneConfig,
+    SegHeadConfig,
+    build_classifier,
+    build_segmenter,
+)
+
+Task = Literal["cls", "seg"]
+Dataset = Literal["imagenet", "cityscapes", "ade20k"]
+
+CLS_HUB_REPO = "han-cai/efficientvit-cls"
+SEG_HUB_REPO = "han-cai/efficientvit-seg"
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A checkpoint on the Hugging Face hub."""
+
+    repo_id: str
+    filename: str
+
+    def __str__(self) -> str:
+        return f"hf://{self.repo_id}/{self.filename}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything the registry knows about one model name."""
+
+    name: str
+    task: Task
+    dataset: Dataset
+    backbone: BackboneConfig | LargeBackboneConfig
+    head: ClsHeadConfig | SegHeadConfig
+    resolution: tuple[int, int]
+    """(height, width) of the paper's measurements and the checkpoint's training/evaluation."""
+    checkpoint: HubFile | None
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    crop_ratio: float | None = None
+    """Classification: resize to ``resolution / crop_ratio`` (bicubic), then centre-crop ``resolution``."""
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return {
+            "imagenet": imagenet_classes,
+            "cityscapes": lambda: CITYSCAPES_CLASSES,
+            "ade20k": lambda: ADE20K_CLASSES,
+        }[self.dataset]()
+
+    @property
+    def palette(self) -> tuple[tuple[int, int, int], ...] | None:
+        return {"cityscapes": CITYSCAPES_PALETTE, "ade20k": ADE20K_PALETTE}.get(self.dataset)
+
+
+CLS_HEADS = {
+    "b0": ClsHeadConfig(widths=(1024, 1280)),
+    "b1": ClsHeadConfig(widths=(1536, 1600)),
+    "b2": ClsHeadConfig(widths=(2304, 2560)),
+    "b3": ClsHeadConfig(widths=(2304, 2560)),
+    "l1": ClsHeadConfig(widths=(3072, 3200)),
+    "l2": ClsHeadConfig(widths=(3072, 3200)),
+    "l3": ClsHeadConfig(widths=(6144, 6400)),
+}
+CLS_RESOLUTIONS = {
+    "b0": (224,),
+    "b1": (224, 256, 288),
+    "b2": (224, 256, 288),
+    "b3": (224, 256, 288),
+    "l1": (224,),
+    "l2": (224, 256, 288, 320, 384),
+    "l3": (224, 256, 288, 320, 384),
+}
+
+
+def _seg(
+    width: int, depth: int, expand: float, block: str, final_expand: int | None, classes: int
+) -> SegHeadConfig:
+    return SegHeadConfig(
+        width=width,
+        depth=depth,
+        expand_ratio=expand,
+        block=block,
+        final_expand=final_expand,
+        num_classes=classes,
+    )
+
+
+SEG_HEADS: dict[tuple[str, Dataset], SegHeadConfig] = {
+    ("b0", "cityscapes"): _seg(32, 1, 4, "mb", 4, 19),
+    ("b1", "cityscapes"): _seg(64, 3, 4, "mb", 4, 19),
+    ("b2", "cityscapes"): _seg(96, 3, 4, "mb", 4, 19),
+    ("b3", "cityscapes"): _seg(128, 3, 4, "mb", 4, 19),
+    ("l1", "cityscapes"): _seg(256, 3, 1, "fused_mb", None, 19),
+    ("l2", "cityscapes"): _seg(256, 5, 1, "fused_mb", None, 19),
+    ("b1", "ade20k"): _seg(64, 3, 4, "mb", None, 150),
+    ("b2", "ade20k"): _seg(96, 3, 4, "mb", None, 150),
+    ("b3", "ade20k"): _seg(128, 3, 4, "mb", None, 150),
+    ("l1", "ade20k"): _seg(128, 3, 4, "fused_mb", 8, 150),
+    ("l2", "ade20k"): _seg(128, 3, 4, "fused_mb", 8, 150),
+}
+SEG_RESOLUTIONS: dict[Dataset, tuple[int, int]] = {"cityscapes": (1024, 2048), "ade20k": (512, 512)}
+
+
+def _build_registry() -> dict[str, ModelInfo]:
+    registry: dict[str, ModelInfo] = {}
+    for size, head in CLS_HEADS.items():
+        common = {
+            "task": "cls",
+            "dataset": "imagenet",
+            "backbone": BACKBONES[size],
+            "head": head,
+            "crop_ratio": 0.95,
+        }
+        registry[f"efficientvit-{size}"] = ModelInfo(
+            name=f"efficientvit-{size}", resolution=(224, 224), checkpoint=None, **common
+        )
+        for r in CLS_RESOLUTIONS[size]:
+            name = f"efficientvit-{size}-r{r}"
+            hub = HubFile(CLS_HUB_REPO, f"efficientvit_{size}_r{r}.pt")
+            registry[name] = ModelInfo(name=name, resolution=(r, r), checkpoint=hub, **common)
+    for (size, dataset), head in SEG_HEADS.items():
+        name = f"efficientvit-seg-{size}-{dataset}"
+        registry[name] = ModelInfo(
+            name=name,
+            task="seg",
+            dataset=dataset,
+            backbone=BACKBONES[size],
+            head=head,
+            resolution=SEG_RESOLUTIONS[dataset],
+            checkpoint=HubFile(SEG_HUB_REPO, f"efficientvit_seg_{size}_{dataset}.pt"),
+        )
+    return dict(sorted(registry.items()))
+
+
+REGISTRY: dict[str, ModelInfo] = _build_registry()
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern`` (``"efficientvit-seg-*"``), sorted."""
+    return [name for name in REGISTRY if fnmatch.fnmatchcase(name, pattern)]
+
+
+def get_model_info(name: str) -> ModelInfo:
+    """The registry entry of ``name``; an unknown name raises an error that suggests close matches."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `efficientvit models` lists them"
+        raise EfficientViTError(f"unknown model {name!r}{hint}") from None
+
+
+def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
+    """Route each override to the backbone or head config field of that name; unknown names raise."""
+    backbone_fields = {f.name for f in dataclasses.fields(info.backbone)}
+    head_fields = {f.name for f in dataclasses.fields(info.head)}
+    unknown = set(overrides) - backbone_fields - head_fields
+    if unknown:
+        raise TypeError(
+            f"create_model({info.name!r}) got unknown override(s) {sorted(unknown)}; "
+            f"valid: {sorted(backbone_fields | head_fields)}"
+        )
+    backbone = dataclasses.replace(
+        info.backbone, **{k: v for k, v in overrides.items() if k in backbone_fields}
+    )
+    head = dataclasses.replace(info.head, **{k: v for k, v in overrides.items() if k in head_fields})
+    return dataclasses.replace(info, backbone=backbone, head=head)
+
+
+def create_model(name: str, weights: str | os.PathLike[str] | None = None, **overrides: Any) -> nn.Module:
+    """Build the model ``name`` in eval mode, optionally loading ``weights``.
+
+    ``weights`` is a local ``.pt`` / ``.pth`` / ``.safetensors`` file, ``"hf://owner/repo/file"``, or
+    ``"official"`` for the model's official checkpoint on the Hugging Face hub (downloaded once, cached).
+    ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10`` or ``dropout=0.1``.
+    """
+    info = _apply_overrides(get_model_info(name), overrides)
+    build = build_classifier if info.task == "cls" else build_segmenter
+    model = build(info.backbone, info.head)
+    model.info = info  # type: ignore[assignment]  # metadata for preprocessing, labels and palettes
+    if weights is not None:
+        from efficientvit.weights import load_weights
+
+        load_weights(model, weights, model_name=name, default_checkpoint=info.checkpoint)
+    return model.eval()
