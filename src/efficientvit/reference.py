@@ -25,7 +25,7 @@ def load_manifest(directory: Path, model_name: str) -> dict[str, Any]:
 
 
 def recipe_state_dict(entries: Sequence[ManifestEntry]) -> dict[str, torch.Tensor]:
-    """Deterministic weights for a manifest (recipe v1): entry ``i`` is drawn from a generator seeded ``i``."""
+    """Deterministic weights for a manifest (recipe v1): entry ``i`` comes from a generator seeded ``i``."""
     state: dict[str, torch.Tensor] = {}
     for i, (key, shape_list, _dtype) in enumerate(entries):
         generator = torch.Generator().manual_seed(i)

@@ -142,7 +142,7 @@ def check_fits(model: nn.Module, state: dict[str, torch.Tensor], *, model_name: 
         if k in state and state[k].shape != v.shape
     ]
     problems = [
-        f"{len(items)} {label} ({', '.join(items[:_SHOWN_KEYS])}{', ...' if len(items) > _SHOWN_KEYS else ''})"
+        f"{len(items)} {label} ({', '.join(items[:_SHOWN_KEYS])}{', ...' * (len(items) > _SHOWN_KEYS)})"
         for label, items in (
             ("missing keys", missing),
             ("unexpected keys", unexpected),

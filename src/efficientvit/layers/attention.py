@@ -73,10 +73,8 @@ class LiteMLA(nn.Module):
             qkv = qkv.float().reshape(batch, -1, 3 * self.head_dim, tokens)  # (B, heads, 3 * head_dim, N)
             q, k, v = qkv.split(self.head_dim, dim=2)  # each (B, heads, head_dim, N)
             q, k = F.relu(q), F.relu(k)
-            if tokens > self.head_dim:
-                out = self._linear(q, k, v)
-            else:
-                out = self._quadratic(q, k, v)
+            # The official model switches to the explicit N x N map when N <= head_dim.
+            out = self._linear(q, k, v) if tokens > self.head_dim else self._quadratic(q, k, v)
             out = out.reshape(batch, -1, height, width)  # (B, heads * head_dim, H, W)
         return out.to(in_dtype)
 

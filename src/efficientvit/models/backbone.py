@@ -141,7 +141,7 @@ class EfficientViTBackbone(nn.Module):
 
         stages: list[OpSequential] = []
         channels = widths[0]
-        for width, depth in zip(widths[1:3], depths[1:3]):
+        for width, depth in zip(widths[1:3], depths[1:3], strict=True):
             blocks = []
             for i in range(depth):
                 stride = 2 if i == 0 else 1
@@ -149,7 +149,7 @@ class EfficientViTBackbone(nn.Module):
                 blocks.append(ResidualBlock(mb, shortcut=stride == 1))
                 channels = width
             stages.append(OpSequential(blocks))
-        for width, depth in zip(widths[3:], depths[3:]):
+        for width, depth in zip(widths[3:], depths[3:], strict=True):
             down = block("mb", channels, width, stride=2, expand_ratio=config.expand_ratio, fewer_norm=True)
             blocks = [ResidualBlock(down, shortcut=False)]
             channels = width
@@ -196,7 +196,7 @@ class EfficientViTLargeBackbone(nn.Module):
         stages = [OpSequential(stage0)]
 
         channels = width0
-        for spec, width, depth in zip(config.stages[1:], config.widths[1:], config.depths[1:]):
+        for spec, width, depth in zip(config.stages[1:], config.widths[1:], config.depths[1:], strict=True):
             # Each stage opens with a stride-2 block with four times the stage's expansion.
             down_kind = spec.block if spec.block in ("mb", "fused_mb") else "mb"
             down = block(

@@ -75,7 +75,7 @@ class SegHead(nn.Module):
         self.output_ops = nn.ModuleList([OpSequential(classifier)])
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        projected = [op(features[name]) for name, op in zip(self.feature_names, self.input_ops)]
+        projected = [op(features[name]) for name, op in zip(self.feature_names, self.input_ops, strict=True)]
         fused = projected[-1]
         for feature in reversed(projected[:-1]):  # P4 + (P3 + P2), the official summation order
             fused = feature + fused
