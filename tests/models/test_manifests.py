@@ -1,0 +1,35 @@
+"""Every registered model has the official state-dict layout, parameter count and MACs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from efficientvit import create_model, get_model_info, list_models
+from efficientvit.benchmark.macs import count_macs, count_params
+from efficientvit.reference import load_manifest
+
+MANIFESTS = Path(__file__).parents[1] / "reference" / "manifests"
+
+
+def test_registry_covers_every_cls_and_seg_manifest() -> None:
+    manifest_names = {p.stem for p in MANIFESTS.glob("*.json") if "-sam-" not in p.stem}
+    assert set(list_models()) == manifest_names
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_state_dict_params_and_macs_match_manifest(name: str) -> None:
+    manifest = load_manifest(MANIFESTS, name)
+    with torch.device("meta"):
+        model = create_model(name)
+    ours = [(k, list(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()]
+    assert ours == [tuple(entry) for entry in manifest["state_dict"]]
+    assert count_params(model) == manifest["num_params"]
+
+    info = get_model_info(name)
+    shape = manifest["macs"]["input_shape"]
+    assert tuple(shape[-2:]) == info.resolution
+    macs = count_macs(model, shape)
+    assert abs(macs - manifest["macs"]["macs"]) <= 0.01 * manifest["macs"]["macs"]

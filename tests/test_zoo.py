@@ -1,0 +1,49 @@
+"""The registry: names, metadata, overrides and helpful errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from efficientvit import EfficientViTError, create_model, get_model_info, list_models
+
+
+def test_official_names_and_patterns() -> None:
+    names = list_models()
+    assert len(names) == 39 and names == sorted(names)
+    assert "efficientvit-l3-r384" in names and "efficientvit-seg-l2-ade20k" in names
+    assert list_models("efficientvit-seg-*-ade20k") == [
+        f"efficientvit-seg-{s}-ade20k" for s in ("b1", "b2", "b3", "l1", "l2")
+    ]
+    assert list_models("nothing*") == []
+
+
+def test_metadata_per_dataset() -> None:
+    cityscapes = get_model_info("efficientvit-seg-b1-cityscapes")
+    assert cityscapes.resolution == (1024, 2048) and cityscapes.num_classes == 19
+    assert len(cityscapes.class_names) == len(cityscapes.palette) == 19
+    ade20k = get_model_info("efficientvit-seg-l2-ade20k")
+    assert ade20k.resolution == (512, 512) and len(ade20k.class_names) == len(ade20k.palette) == 150
+    classifier = get_model_info("efficientvit-b2-r288")
+    assert classifier.resolution == (288, 288) and len(classifier.class_names) == 1000
+    assert str(classifier.checkpoint) == "hf://han-cai/efficientvit-cls/efficientvit_b2_r288.pt"
+    assert get_model_info("efficientvit-b2").checkpoint is None
+
+
+def test_unknown_name_suggests_close_matches() -> None:
+    with pytest.raises(EfficientViTError, match="did you mean efficientvit-b1"):
+        create_model("efficientvit-b1-r225")
+
+
+def test_overrides_replace_config_fields_and_typos_raise() -> None:
+    model = create_model("efficientvit-b0", num_classes=10, dropout=0.1)
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
+    assert model.info.num_classes == 10
+    segmenter = create_model("efficientvit-seg-b0-cityscapes", num_classes=3)
+    assert segmenter(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 8, 8)
+    with pytest.raises(TypeError, match="num_clases"):
+        create_model("efficientvit-b0", num_clases=10)
+
+
+def test_models_are_built_in_eval_mode() -> None:
+    assert not create_model("efficientvit-b0").training
