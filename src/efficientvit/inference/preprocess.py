@@ -1,0 +1,55 @@
+"""Shared pieces of inference: input checks, normalisation, and a model's metadata, device and dtype."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from efficientvit.errors import EfficientViTError
+from efficientvit.zoo import ModelInfo
+
+TASK_NAMES = {"cls": "classification", "seg": "segmentation"}
+
+
+def check_image(image: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``image`` is a uint8 tensor of shape (3, H, W) with H, W >= 1."""
+    if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8:
+        kind = image.dtype if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"expected a uint8 image tensor (efficientvit.data.images.read_image), got {kind}")
+    if image.ndim != 3 or image.shape[0] != 3 or image.shape[1] < 1 or image.shape[2] < 1:
+        raise ValueError(f"expected an image of shape (3, H, W), got {tuple(image.shape)}")
+
+
+def normalize(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """A uint8 image (..., 3, H, W) scaled to [0, 1] and normalised per channel, as float32."""
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(3, 1, 1)
+    return (image.float() / 255.0 - mean_t) / std_t
+
+
+def require_task(info: ModelInfo, task: str) -> ModelInfo:
+    """``info`` itself if the model does ``task``; otherwise a user-facing error naming both tasks."""
+    if info.task != task:
+        raise EfficientViTError(
+            f"{info.name} is a {TASK_NAMES.get(info.task, info.task)} model, not a "
+            f"{TASK_NAMES.get(task, task)} model; `efficientvit models` lists each model's task"
+        )
+    return info
+
+
+def model_info(model: nn.Module, task: str) -> ModelInfo:
+    """The registry metadata ``create_model`` attached to ``model``, checked to be of ``task``."""
+    info = getattr(model, "info", None)
+    if not isinstance(info, ModelInfo):
+        raise ValueError("model has no `info` metadata; build it with efficientvit.create_model")
+    return require_task(info, task)
+
+
+def model_placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and floating dtype of ``model``'s parameters (CPU float32 for a parameterless model)."""
+    parameter = next(model.parameters(), None)
+    if parameter is None:
+        return torch.device("cpu"), torch.float32
+    return parameter.device, parameter.dtype
