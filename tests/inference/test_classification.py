@@ -21,27 +21,22 @@ def model(official_checkpoint: Callable[[str], Path]) -> nn.Module:
     return create_model(MODEL, weights=official_checkpoint(MODEL))
 
 
-def _random_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
-
-
 @pytest.mark.parametrize("size", [(64, 96), (1, 1), (45, 70), (2, 900), (300, 236)])
-def test_preprocess_gives_the_model_resolution(size: tuple[int, int]) -> None:
-    x = preprocess_classification(_random_image(*size), get_model_info(MODEL))
+def test_preprocess_gives_the_model_resolution(size: tuple[int, int], random_image) -> None:
+    x = preprocess_classification(random_image(*size), get_model_info(MODEL))
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and torch.isfinite(x).all()
 
 
-def test_preprocess_crops_the_centre_and_normalises() -> None:
-    image = _random_image(236, 300)  # shorter side already ceil(224 / 0.95) = 236: resizing is the identity
+def test_preprocess_crops_the_centre_and_normalises(random_image) -> None:
+    image = random_image(236, 300)  # shorter side already ceil(224 / 0.95) = 236: resizing is the identity
     x = preprocess_classification(image, get_model_info(MODEL))
     centre = image[:, 6:230, 38:262].float() / 255  # (236 - 224) / 2 = 6, (300 - 224) / 2 = 38
     expected = (centre - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
     torch.testing.assert_close(x, expected)
 
 
-def test_classify_top_k_sorted_and_batched(model: nn.Module) -> None:
-    images = [_random_image(64, 96, seed=1), _random_image(45, 70, seed=2), _random_image(1, 1, seed=3)]
+def test_classify_top_k_sorted_and_batched(model: nn.Module, random_image) -> None:
+    images = [random_image(64, 96, seed=1), random_image(45, 70, seed=2), random_image(1, 1, seed=3)]
     results = classify(model, images, top_k=4, batch_size=2)
     assert len(results) == 3
     for predictions in results:
@@ -54,8 +49,8 @@ def test_classify_top_k_sorted_and_batched(model: nn.Module) -> None:
     torch.testing.assert_close([p for _, p in alone], [p for _, p in results[1]])
 
 
-def test_classify_matches_the_model(model: nn.Module) -> None:
-    image = _random_image(64, 96, seed=4)
+def test_classify_matches_the_model(model: nn.Module, random_image) -> None:
+    image = random_image(64, 96, seed=4)
     with torch.no_grad():
         probs = model(preprocess_classification(image, model.info)[None]).softmax(dim=-1)[0]
     (predictions,) = classify(model, [image], top_k=1000)
@@ -65,13 +60,13 @@ def test_classify_matches_the_model(model: nn.Module) -> None:
     assert label == imagenet_classes()[int(probs.argmax())] and p == pytest.approx(float(probs.max()))
 
 
-def test_classify_rejects_other_tasks_and_bad_input(model: nn.Module) -> None:
+def test_classify_rejects_other_tasks_and_bad_input(model: nn.Module, random_image) -> None:
     with torch.device("meta"):
         segmenter = create_model("efficientvit-seg-b0-cityscapes")
     with pytest.raises(EfficientViTError, match="segmentation model, not a classification model"):
-        classify(segmenter, [_random_image(8, 8)])
+        classify(segmenter, [random_image(8, 8)])
     with pytest.raises(ValueError, match="uint8"):
         classify(model, [torch.rand(3, 8, 8)])
     with pytest.raises(ValueError, match="top_k"):
-        classify(model, [_random_image(8, 8)], top_k=0)
+        classify(model, [random_image(8, 8)], top_k=0)
     assert classify(model, []) == []

@@ -26,11 +26,6 @@ def model(official_checkpoint: Callable[[str], Path]) -> nn.Module:
     return create_model(MODEL, weights=official_checkpoint(MODEL))
 
 
-def _random_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
-
-
 def _normalize(image: torch.Tensor) -> torch.Tensor:
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     return (image.float() / 255 - mean) / std
@@ -44,19 +39,19 @@ def _logits(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("size", [(1, 1), (45, 70), (70, 45), (33, 97)])
-def test_any_size_gives_labels_of_that_size(model: nn.Module, size: tuple[int, int]) -> None:
-    labels = segment(model, _random_image(*size))
+def test_any_size_gives_labels_of_that_size(model: nn.Module, size: tuple[int, int], random_image) -> None:
+    labels = segment(model, random_image(*size))
     assert labels.shape == size and labels.dtype == torch.uint8 and int(labels.max()) < 19
 
 
-def test_equals_argmax_of_upsampled_logits(model: nn.Module) -> None:
-    image = _random_image(64, 64, seed=1)
+def test_equals_argmax_of_upsampled_logits(model: nn.Module, random_image) -> None:
+    image = random_image(64, 64, seed=1)
     labels = segment(model, image, short_side=64)  # no resize, no padding: the plain model
     assert torch.equal(labels.long(), _logits(model, image).argmax(dim=0))
 
 
-def test_default_size_equals_argmax_of_resized_logits(model: nn.Module) -> None:
-    image = _random_image(64, 64, seed=5)
+def test_default_size_equals_argmax_of_resized_logits(model: nn.Module, random_image) -> None:
+    image = random_image(64, 64, seed=5)
     working = TF.resize(image, [1024, 1024], interpolation=InterpolationMode.BILINEAR, antialias=True)
     logits = F.interpolate(_logits(model, working)[None], size=(64, 64), mode="bilinear", align_corners=False)
     assert torch.equal(segment(model, image).long(), logits[0].argmax(dim=0))  # Cityscapes: shorter side 1024
@@ -71,14 +66,16 @@ def _reference_padded(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
     return logits[0, :, :h, :w].argmax(dim=0)
 
 
-def test_padding_is_cropped(model: nn.Module) -> None:
-    image = _random_image(45, 70, seed=2)
+def test_padding_is_cropped(model: nn.Module, random_image) -> None:
+    image = random_image(45, 70, seed=2)
     labels = segment(model, image, short_side=45)  # working size = original size, padded to 64x96
     assert torch.equal(labels.long(), _reference_padded(model, image))
 
 
-def test_large_images_resize_the_label_map(model: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
-    image = _random_image(40, 60, seed=3)
+def test_large_images_resize_the_label_map(
+    model: nn.Module, monkeypatch: pytest.MonkeyPatch, random_image
+) -> None:
+    image = random_image(40, 60, seed=3)
     monkeypatch.setattr(segment_module, "MAX_FULL_SIZE_LOGITS", 0)  # force the bounded-memory path
     labels = segment(model, image, short_side=64)
     working = TF.resize(image, [64, 96], interpolation=InterpolationMode.BILINEAR, antialias=True)
@@ -94,21 +91,21 @@ def test_working_size() -> None:
     assert working_size(1, 1, 512, 1024) == (512, 512)
 
 
-def test_rejects_classification_models() -> None:
+def test_rejects_classification_models(random_image) -> None:
     with torch.device("meta"):
         classifier = create_model("efficientvit-b0")
     with pytest.raises(EfficientViTError, match="classification model, not a segmentation model"):
-        segment(classifier, _random_image(8, 8))
+        segment(classifier, random_image(8, 8))
 
 
-def test_colorize_and_overlay() -> None:
+def test_colorize_and_overlay(random_image) -> None:
     labels = torch.tensor([[0, 1], [18, 255]], dtype=torch.uint8)
     colours = colorize(labels, CITYSCAPES_PALETTE)
     assert colours.shape == (3, 2, 2) and colours.dtype == torch.uint8
     assert colours[:, 0, 0].tolist() == list(CITYSCAPES_PALETTE[0])
     assert colours[:, 1, 0].tolist() == list(CITYSCAPES_PALETTE[18])
     assert colours[:, 1, 1].tolist() == [0, 0, 0]  # outside the palette (ignore label)
-    image = _random_image(2, 2)
+    image = random_image(2, 2)
     assert torch.equal(overlay(image, labels, CITYSCAPES_PALETTE, alpha=0.0), image)
     assert torch.equal(overlay(image, labels, CITYSCAPES_PALETTE, alpha=1.0), colours)
     half = overlay(image, labels, CITYSCAPES_PALETTE)
