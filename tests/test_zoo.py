@@ -10,7 +10,7 @@ from efficientvit import EfficientViTError, create_model, get_model_info, list_m
 
 def test_official_names_and_patterns() -> None:
     names = list_models()
-    assert len(names) == 39 and names == sorted(names)
+    assert len(names) == 44 and names == sorted(names)
     assert "efficientvit-l3-r384" in names and "efficientvit-seg-l2-ade20k" in names
     assert list_models("efficientvit-seg-*-ade20k") == [
         f"efficientvit-seg-{s}-ade20k" for s in ("b1", "b2", "b3", "l1", "l2")
@@ -28,6 +28,9 @@ def test_metadata_per_dataset() -> None:
     assert classifier.resolution == (288, 288) and len(classifier.class_names) == 1000
     assert str(classifier.checkpoint) == "hf://han-cai/efficientvit-cls/efficientvit_b2_r288.pt"
     assert get_model_info("efficientvit-b2").checkpoint is None
+    sam = get_model_info("efficientvit-sam-xl1")
+    assert sam.task == "sam" and sam.resolution == (1024, 1024) and sam.num_classes == 0
+    assert str(sam.checkpoint) == "hf://mit-han-lab/efficientvit-sam/efficientvit_sam_xl1.pt"
 
 
 def test_unknown_name_suggests_close_matches() -> None:

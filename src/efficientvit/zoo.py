@@ -33,12 +33,17 @@ from efficientvit.models import (
     build_classifier,
     build_segmenter,
 )
+from efficientvit.models.sam import SamNeckConfig, build_sam
 
-Task = Literal["cls", "seg"]
-Dataset = Literal["imagenet", "cityscapes", "ade20k"]
+Task = Literal["cls", "seg", "sam"]
+Dataset = Literal["imagenet", "cityscapes", "ade20k", "sa-1b"]
 
 CLS_HUB_REPO = "han-cai/efficientvit-cls"
 SEG_HUB_REPO = "han-cai/efficientvit-seg"
+SAM_HUB_REPO = "mit-han-lab/efficientvit-sam"
+# segment-anything's pixel statistics (0-255 scale in SAM, given here for images scaled to [0, 1]).
+SAM_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
+SAM_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class ModelInfo:
     task: Task
     dataset: Dataset
     backbone: BackboneConfig | LargeBackboneConfig
-    head: ClsHeadConfig | SegHeadConfig
+    head: ClsHeadConfig | SegHeadConfig | SamNeckConfig
+    """The task part: classification head, segmentation head, or SAM neck."""
     resolution: tuple[int, int]
     """(height, width) of the paper's measurements and the checkpoint's training/evaluation."""
     checkpoint: HubFile | None
@@ -71,15 +77,15 @@ class ModelInfo:
 
     @property
     def num_classes(self) -> int:
-        return self.head.num_classes
+        """Number of classes (0 for SAM, which segments without classes)."""
+        return getattr(self.head, "num_classes", 0)
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return {
-            "imagenet": imagenet_classes,
-            "cityscapes": lambda: CITYSCAPES_CLASSES,
-            "ade20k": lambda: ADE20K_CLASSES,
-        }[self.dataset]()
+        """Class names in label order (empty for SAM)."""
+        if self.dataset == "imagenet":
+            return imagenet_classes()
+        return {"cityscapes": CITYSCAPES_CLASSES, "ade20k": ADE20K_CLASSES}.get(self.dataset, ())
 
     @property
     def palette(self) -> tuple[tuple[int, int, int], ...] | None:
@@ -134,6 +140,18 @@ SEG_HEADS: dict[tuple[str, Dataset], SegHeadConfig] = {
 }
 SEG_RESOLUTIONS: dict[Dataset, tuple[int, int]] = {"cityscapes": (1024, 2048), "ade20k": (512, 512)}
 
+SAM_NORM_EPS = 1e-6
+_L_NECK = SamNeckConfig(in_stages=("stage4", "stage3", "stage2"), depth=4, expand_ratio=1)
+_XL_NECK = SamNeckConfig(in_stages=("stage5", "stage4", "stage3"), depth=6, expand_ratio=4)
+SAM_MODELS: dict[str, tuple[str, SamNeckConfig, int]] = {
+    # name suffix: (backbone, neck, input resolution)
+    "l0": ("l0", _L_NECK, 512),
+    "l1": ("l1", dataclasses.replace(_L_NECK, depth=8), 512),
+    "l2": ("l2", dataclasses.replace(_L_NECK, depth=12), 512),
+    "xl0": ("xl0", _XL_NECK, 1024),
+    "xl1": ("xl1", dataclasses.replace(_XL_NECK, depth=12), 1024),
+}
+
 
 def _build_registry() -> dict[str, ModelInfo]:
     registry: dict[str, ModelInfo] = {}
@@ -162,6 +180,19 @@ def _build_registry() -> dict[str, ModelInfo]:
             head=head,
             resolution=SEG_RESOLUTIONS[dataset],
             checkpoint=HubFile(SEG_HUB_REPO, f"efficientvit_seg_{size}_{dataset}.pt"),
+        )
+    for size, (backbone, neck, resolution) in SAM_MODELS.items():
+        name = f"efficientvit-sam-{size}"
+        registry[name] = ModelInfo(
+            name=name,
+            task="sam",
+            dataset="sa-1b",
+            backbone=dataclasses.replace(BACKBONES[backbone], norm_eps=SAM_NORM_EPS),
+            head=neck,
+            resolution=(resolution, resolution),
+            checkpoint=HubFile(SAM_HUB_REPO, f"efficientvit_sam_{size}.pt"),
+            mean=SAM_MEAN,
+            std=SAM_STD,
         )
     return dict(sorted(registry.items()))
 
@@ -211,7 +242,7 @@ def create_model(name: str, weights: str | os.PathLike[str] | None = None, **ove
     ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10`` or ``dropout=0.1``.
     """
     info = _apply_overrides(get_model_info(name), overrides)
-    build = build_classifier if info.task == "cls" else build_segmenter
+    build = {"cls": build_classifier, "seg": build_segmenter, "sam": build_sam}[info.task]
     model = build(info.backbone, info.head)
     model.info = info  # type: ignore[assignment]  # metadata for preprocessing, labels and palettes
     if weights is not None:

@@ -15,10 +15,10 @@ def test_json_lists_every_model_with_official_counts(cli) -> None:
     result = cli("models", "--json")
     assert result.code == 0, result.err
     rows = json.loads(result.out)
-    assert len(rows) == 39 and [row["name"] for row in rows] == list_models()
+    assert len(rows) == 44 and [row["name"] for row in rows] == list_models()
     for row in rows:
         assert {"name", "task", "params", "macs", "resolution"} <= set(row)
-        assert row["task"] in ("cls", "seg")
+        assert row["task"] in ("cls", "seg", "sam")
         assert isinstance(row["params"], int) and isinstance(row["macs"], int)
         manifest = load_manifest(MANIFESTS, row["name"])
         assert row["params"] == manifest["num_params"], row["name"]

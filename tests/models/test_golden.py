@@ -7,7 +7,6 @@ Set ``EFFICIENTVIT_REFERENCE_DIR`` to a folder with more ``golden/`` cases to ch
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -17,16 +16,15 @@ import pytest
 import torch
 
 from efficientvit import create_model
-from efficientvit.models import BACKBONES, build_backbone
-from efficientvit.reference import golden_input, golden_tolerance, load_manifest, recipe_state_dict
+from efficientvit.reference import golden_input, golden_tolerance
 
 BUNDLED = Path(__file__).parents[1] / "reference"
 EXTRA = os.environ.get("EFFICIENTVIT_REFERENCE_DIR")
 REFERENCE_DIRS = [BUNDLED, Path(EXTRA)] if EXTRA else [BUNDLED]
 CASES = [p for d in REFERENCE_DIRS for p in sorted((d / "golden").glob("*.json"))]
-SAM_NORM_EPS = 1e-6
-SAM_BACKBONES = {"efficientvit-sam-l0": "l0", "efficientvit-sam-l1": "l1", "efficientvit-sam-l2": "l2"}
-BACKBONE_PREFIX = "image_encoder.backbone."
+# The prompts of the SAM full-forward cases, in the prompt encoder's 1024x1024 frame (reference README).
+POINTS = (torch.tensor([[[300.0, 400.0], [700.0, 250.0]]]), torch.tensor([[1, 0]]))
+BOX = torch.tensor([[150.0, 200.0, 800.0, 900.0]])
 
 
 def _header(path: Path) -> dict:
@@ -44,16 +42,13 @@ def _assert_close(name: str, ours: torch.Tensor, golden: np.ndarray) -> None:
     assert error <= golden_tolerance(expected), f"{name}: max |diff| {error:.3g}"
 
 
-CLS_SEG_CASES = [p for p in CASES if _header(p)["task"] in ("cls", "seg")]
-SAM_BACKBONE_CASES = [
-    p
-    for p in CASES
-    if _header(p)["model"] in SAM_BACKBONES
-    and any(k.startswith(BACKBONE_PREFIX) for k in _header(p)["outputs"])
-]
+def _cases(task: str, full_forward: bool = False) -> list[Path]:
+    return [
+        p for p in CASES if _header(p)["task"] == task and p.stem.endswith("__full_forward") == full_forward
+    ]
 
 
-@pytest.mark.parametrize("path", CLS_SEG_CASES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _cases("cls") + _cases("seg"), ids=lambda p: p.stem)
 def test_cls_and_seg_reproduce_official_outputs(path: Path, official_checkpoint) -> None:
     case, outputs = _load(path)
     model = create_model(case["model"], weights=official_checkpoint(case["model"]))
@@ -67,20 +62,43 @@ def test_cls_and_seg_reproduce_official_outputs(path: Path, official_checkpoint)
         _assert_close(key, ours, golden)
 
 
-@pytest.mark.parametrize("path", SAM_BACKBONE_CASES, ids=lambda p: p.stem)
-def test_sam_l_backbones_reproduce_official_stages(path: Path) -> None:
-    """The L-series backbone inside EfficientViT-SAM (norm eps 1e-6) matches its golden stage outputs."""
+@pytest.mark.parametrize("path", _cases("sam"), ids=lambda p: p.stem)
+def test_sam_image_encoder_reproduces_official_outputs(path: Path, official_checkpoint) -> None:
     case, outputs = _load(path)
-    state = recipe_state_dict(load_manifest(path.parents[1] / "manifests", case["model"])["state_dict"])
-    config = dataclasses.replace(BACKBONES[SAM_BACKBONES[case["model"]]], norm_eps=SAM_NORM_EPS)
-    backbone = build_backbone(config)
-    backbone_state = {
-        k.removeprefix(BACKBONE_PREFIX): v for k, v in state.items() if k.startswith(BACKBONE_PREFIX)
-    }
-    backbone.load_state_dict(backbone_state)
-    backbone.eval()
+    model = create_model(case["model"], weights=official_checkpoint(case["model"]))
+    x = golden_input(case["input"]["shape"])
     with torch.no_grad():
-        features = backbone(golden_input(case["input"]["shape"]))
+        features = model.image_encoder.backbone(x)
+        embeddings = model.image_encoder(x)
+    assert outputs, path
     for key, golden in outputs.items():
-        if key.startswith(BACKBONE_PREFIX):
-            _assert_close(key, features[key.removeprefix(BACKBONE_PREFIX)], golden)
+        ours = (
+            embeddings if key == "image_embeddings" else features[key.removeprefix("image_encoder.backbone.")]
+        )
+        _assert_close(key, ours, golden)
+
+
+@pytest.mark.parametrize("path", _cases("sam", full_forward=True), ids=lambda p: p.stem)
+def test_sam_prompt_encoder_and_mask_decoder_reproduce_official_outputs(
+    path: Path, official_checkpoint
+) -> None:
+    """Output names read ``<prompts>.<output>``: ``pts_box_multi`` = points and box, three masks."""
+    case, outputs = _load(path)
+    model = create_model(case["model"], weights=official_checkpoint(case["model"]))
+    with torch.no_grad():
+        embeddings = model.image_encoder(golden_input(case["input"]["shape"])[:1])
+        for prompts in sorted({key.split(".")[0] for key in outputs}):
+            words = prompts.split("_")
+            sparse, dense = model.prompt_encoder(
+                points=POINTS if "pts" in words else None, boxes=BOX if "box" in words else None, masks=None
+            )
+            low_res_masks, iou_predictions = model.mask_decoder(
+                image_embeddings=embeddings,
+                image_pe=model.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=words[-1] == "multi",
+            )
+            # The official forward returns (images, prompt sets, masks, ...): one image, one prompt set here.
+            for name, ours in (("low_res_masks", low_res_masks), ("iou_predictions", iou_predictions)):
+                _assert_close(f"{prompts}.{name}", ours[None], outputs[f"{prompts}.{name}"])

@@ -73,18 +73,23 @@ class EfficientViTBlock(nn.Module):
 
 
 class UpSample(nn.Module):
-    """Bicubic upsampling by an integer factor (computed in float32 under reduced precision)."""
+    """Bicubic resize by an integer ``factor`` or to a fixed ``size`` (in float32 under reduced precision)."""
 
-    def __init__(self, factor: int) -> None:
+    def __init__(self, factor: int | None = None, *, size: tuple[int, int] | None = None) -> None:
         super().__init__()
+        if (factor is None) == (size is None):
+            raise ValueError("give exactly one of factor and size")
         self.factor = factor
+        self.size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.factor == 1 or (self.size is not None and tuple(x.shape[-2:]) == self.size):
+            return x
         in_dtype = x.dtype
         if in_dtype in (torch.float16, torch.bfloat16):
             x = x.float()
-        x = F.interpolate(x, scale_factor=self.factor, mode="bicubic", align_corners=False)
+        x = F.interpolate(x, size=self.size, scale_factor=self.factor, mode="bicubic", align_corners=False)
         return x.to(in_dtype)
 
     def extra_repr(self) -> str:
-        return f"factor={self.factor}"
+        return f"factor={self.factor}" if self.size is None else f"size={self.size}"

@@ -75,6 +75,16 @@ class LargeBackboneConfig:
     act: ActFactory = gelu_tanh
 
 
+XL_STAGES = (
+    LargeStage("res", 1),
+    LargeStage("fused_mb", 4),
+    LargeStage("fused_mb", 4),
+    LargeStage("fused_mb", 4),
+    LargeStage("attention", 4, fewer_norm=True, scales=(3,)),
+    LargeStage("attention", 6, fewer_norm=True, scales=(3,)),
+)
+"""The six stages of the XL backbones of EfficientViT-SAM-XL."""
+
 BACKBONES: dict[str, BackboneConfig | LargeBackboneConfig] = {
     "b0": BackboneConfig(widths=(8, 16, 32, 64, 128), depths=(1, 2, 2, 2, 2), head_dim=16),
     "b1": BackboneConfig(widths=(16, 32, 64, 128, 256), depths=(1, 2, 3, 3, 4), head_dim=16),
@@ -84,6 +94,12 @@ BACKBONES: dict[str, BackboneConfig | LargeBackboneConfig] = {
     "l1": LargeBackboneConfig(widths=(32, 64, 128, 256, 512), depths=(1, 1, 1, 6, 6)),
     "l2": LargeBackboneConfig(widths=(32, 64, 128, 256, 512), depths=(1, 2, 2, 8, 8)),
     "l3": LargeBackboneConfig(widths=(64, 128, 256, 512, 1024), depths=(1, 2, 2, 8, 8)),
+    "xl0": LargeBackboneConfig(
+        widths=(32, 64, 128, 256, 512, 1024), depths=(0, 1, 1, 2, 3, 3), stages=XL_STAGES
+    ),
+    "xl1": LargeBackboneConfig(
+        widths=(32, 64, 128, 256, 512, 1024), depths=(1, 2, 2, 4, 6, 6), stages=XL_STAGES
+    ),
 }
 
 

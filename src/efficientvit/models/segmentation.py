@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.layers import ConvNormAct, FusedMBConv, MBConv, OpSequential, ResidualBlock, UpSample
+from efficientvit.layers import ConvNormAct, OpSequential, UpSample
 from efficientvit.layers.types import ActFactory
 from efficientvit.models.backbone import BackboneConfig, LargeBackboneConfig, build_backbone
+from efficientvit.models.fusion import AddFusion, refinement_blocks
 
 
 @dataclass(frozen=True)
@@ -31,37 +32,22 @@ class SegHeadConfig:
     stride: int = 8
 
 
-class SegHead(nn.Module):
-    """Fuses multi-scale backbone features by addition and predicts class logits at ``config.stride``."""
+class SegHead(AddFusion):
+    """Fuses P2/P3/P4 by addition at ``config.stride``, refines, and predicts class logits."""
 
     def __init__(
         self, stage_channels: dict[str, int], config: SegHeadConfig, *, norm_eps: float, act: ActFactory
     ) -> None:
-        super().__init__()
         norm = partial(nn.BatchNorm2d, eps=norm_eps)
         width = config.width
-        self.feature_names = [name for name, _ in config.feature_strides]
-
-        input_ops: list[nn.Module] = []
+        input_ops: dict[str, nn.Module] = {}
         for name, stride in config.feature_strides:
             project = ConvNormAct(stage_channels[name], width, 1, norm=norm, act=None)
             factor = stride // config.stride
-            input_ops.append(project if factor == 1 else OpSequential([project, UpSample(factor)]))
-        self.input_ops = nn.ModuleList(input_ops)
-
-        middle = []
-        for _ in range(config.depth):
-            if config.block == "mb":
-                body: nn.Module = MBConv(
-                    width, width, expand_ratio=config.expand_ratio, norm=(norm,) * 3, act=(act, act, None)
-                )
-            else:
-                body = FusedMBConv(
-                    width, width, expand_ratio=config.expand_ratio, norm=(norm, norm), act=(act, None)
-                )
-            middle.append(ResidualBlock(body))
-        self.middle = OpSequential(middle)
-
+            input_ops[name] = project if factor == 1 else OpSequential([project, UpSample(factor)])
+        middle = refinement_blocks(
+            width, config.depth, block=config.block, expand_ratio=config.expand_ratio, norm=norm, act=act
+        )
         classifier: list[nn.Module] = []
         out_width = width
         if config.final_expand is not None:
@@ -72,14 +58,7 @@ class SegHead(nn.Module):
                 out_width, config.num_classes, 1, bias=True, dropout=config.dropout, norm=None, act=None
             )
         )
-        self.output_ops = nn.ModuleList([OpSequential(classifier)])
-
-    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        projected = [op(features[name]) for name, op in zip(self.feature_names, self.input_ops, strict=True)]
-        fused = projected[-1]
-        for feature in reversed(projected[:-1]):  # P4 + (P3 + P2), the official summation order
-            fused = feature + fused
-        return self.output_ops[0](self.middle(fused))
+        super().__init__(input_ops, middle, OpSequential(classifier))
 
 
 class EfficientViTSeg(nn.Module):
