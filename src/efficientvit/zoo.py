@@ -115,6 +115,7 @@ CLS_RESOLUTIONS = {
 def _seg(
     width: int, depth: int, expand: float, block: str, final_expand: int | None, classes: int
 ) -> SegHeadConfig:
+    """A segmentation head config in one table row."""
     return SegHeadConfig(
         width=width,
         depth=depth,
