@@ -1,0 +1,355 @@
+"""Promptable segmentation on one image: segment-anything's ``SamPredictor`` API for EfficientViT-SAM.
+
+The image is encoded once by :meth:`SamPredictor.set_image`; every prompt then costs only the prompt encoder
+and the mask decoder. Prompts are points, boxes and low-resolution masks in the original image's pixels
+(``predict``) or in the model's 1024x1024 prompt frame (``predict_torch``, as in segment-anything).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from efficientvit.errors import EfficientViTError
+from efficientvit.models.sam.model import PROMPT_FRAME
+
+__all__ = ["SamPredictor", "image_tensor", "preprocess_shape"]
+
+LOW_RES = 256
+"""Side of the mask decoder's low-resolution logits."""
+POINT_LABELS = (-1, 0, 1, 2, 3)
+"""segment-anything's point labels: padding, background, foreground, box top-left, box bottom-right."""
+
+
+def preprocess_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) of an image resized so that its longest side is ``long_side`` (segment-anything's rounding)."""
+    scale = long_side / max(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def _as_float_array(value: object, name: str) -> np.ndarray:
+    """``value`` as a float64 numpy array, or a one-line error naming ``name``."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EfficientViTError(f"{name} must be numbers, got {type(value).__name__}") from exc
+    if not np.isfinite(array).all():
+        raise EfficientViTError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Validate an (H, W, 3) uint8 array or a (3, H, W) uint8 tensor; return it as a (3, H, W) tensor."""
+    if isinstance(image, torch.Tensor):
+        if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
+            raise EfficientViTError(
+                f"the image must be a uint8 tensor of shape (3, H, W), got {image.dtype} "
+                f"{tuple(image.shape)}; read files with efficientvit.data.images.read_image"
+            )
+        tensor = image
+    elif isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise EfficientViTError(
+                f"the image must be a uint8 RGB array of shape (H, W, 3), got {image.dtype} "
+                f"{image.shape}; convert with e.g. np.asarray(pil_image.convert('RGB'))"
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)  # (3, H, W)
+    else:
+        raise EfficientViTError(
+            f"the image must be an (H, W, 3) uint8 numpy array or a (3, H, W) uint8 tensor, "
+            f"got {type(image).__name__}"
+        )
+    if tensor.shape[1] == 0 or tensor.shape[2] == 0:
+        raise EfficientViTError(f"the image is empty: shape {tuple(tensor.shape)}")
+    return tensor
+
+
+class SamPredictor:
+    """Encode an image once with :meth:`set_image`, then predict masks for any number of prompts."""
+
+    def __init__(self, model: nn.Module) -> None:
+        info = getattr(model, "info", None)
+        if info is None or getattr(info, "task", None) != "sam":
+            raise EfficientViTError(
+                "SamPredictor needs an EfficientViT-SAM model built by "
+                "efficientvit.create_model('efficientvit-sam-...')"
+            )
+        self.model = model.eval()
+        self.image_size: int = info.resolution[0]
+        """Side of the encoder's square input (512 for L models, 1024 for XL models)."""
+        self._mean = torch.tensor(info.mean).view(3, 1, 1)
+        self._std = torch.tensor(info.std).view(3, 1, 1)
+        self.reset_image()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def is_image_set(self) -> bool:
+        return self.features is not None
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        """(H, W) of the image given to :meth:`set_image`."""
+        if self._original_size is None:
+            raise EfficientViTError("no image is set; call SamPredictor.set_image(image) first")
+        return self._original_size
+
+    def reset_image(self) -> None:
+        """Forget the current image and its embedding."""
+        self.features: torch.Tensor | None = None
+        self._original_size: tuple[int, int] | None = None
+        self.input_size: tuple[int, int] | None = None
+        """(h, w) of the resized image inside the encoder's padded square input."""
+
+    # ------------------------------------------------------------------ image
+
+    @torch.no_grad()
+    def set_image(self, image: np.ndarray | torch.Tensor) -> None:
+        """Encode ``image``: an (H, W, 3) uint8 RGB numpy array or a (3, H, W) uint8 tensor."""
+        pixels = image_tensor(image)  # (3, H, W) uint8
+        height, width = pixels.shape[-2:]
+        self.reset_image()
+        input_size = preprocess_shape(height, width, self.image_size)
+        x = pixels.to(self.device, torch.float32)[None] / 255.0  # (1, 3, H, W) in [0, 1]
+        x = F.interpolate(x, size=input_size, mode="bilinear", align_corners=False, antialias=True)
+        x = (x - self._mean.to(x.device)) / self._std.to(x.device)
+        pad_h, pad_w = self.image_size - input_size[0], self.image_size - input_size[1]
+        x = F.pad(x, (0, pad_w, 0, pad_h))  # (1, 3, S, S), zeros after normalisation, as in segment-anything
+        self.features = self.model.image_encoder(x)  # (1, 256, 64, 64)
+        self._original_size = (int(height), int(width))
+        self.input_size = input_size
+
+    def get_image_embedding(self) -> torch.Tensor:
+        """The (1, 256, 64, 64) embedding of the current image."""
+        self._require_image()
+        assert self.features is not None
+        return self.features
+
+    def _require_image(self) -> None:
+        if self.features is None:
+            raise EfficientViTError("no image is set; call SamPredictor.set_image(image) before predicting")
+
+    # ---------------------------------------------------------- coordinates
+
+    def _frame_scale(self) -> tuple[float, float]:
+        """(x, y) factors from original pixels to the 1024 prompt frame (ResizeLongestSide(1024))."""
+        height, width = self.original_size
+        frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
+        return frame_w / width, frame_h / height
+
+    def transform_coords(self, coords: torch.Tensor) -> torch.Tensor:
+        """(..., 2) (x, y) points in original pixels to the prompt frame, for :meth:`predict_torch`."""
+        sx, sy = self._frame_scale()
+        return coords.to(torch.float32) * coords.new_tensor([sx, sy], dtype=torch.float32)
+
+    def transform_boxes(self, boxes: torch.Tensor) -> torch.Tensor:
+        """(..., 4) (x0, y0, x1, y1) boxes in original pixels to the prompt frame."""
+        sx, sy = self._frame_scale()
+        return boxes.to(torch.float32) * boxes.new_tensor([sx, sy, sx, sy], dtype=torch.float32)
+
+    # ----------------------------------------------------------- prediction
+
+    def predict(
+        self,
+        point_coords: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+        box: np.ndarray | None = None,
+        mask_input: np.ndarray | None = None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Masks for one prompt on the current image.
+
+        ``point_coords`` is (N, 2) (x, y) in original pixels with ``point_labels`` (N,) (1 foreground,
+        0 background); ``box`` is (x0, y0, x1, y1) in original pixels; ``mask_input`` is a (1, 256, 256)
+        low-resolution logit mask from an earlier call. Returns masks (C, H, W) (bool, or float logits with
+        ``return_logits``), scores (C,) and low-resolution logits (C, 256, 256); C is 3 with
+        ``multimask_output`` else 1.
+        """
+        self._require_image()
+        if point_labels is not None and point_coords is None:
+            raise EfficientViTError("point_labels given without point_coords; pass both or neither")
+        if point_coords is None and box is None and mask_input is None:
+            raise EfficientViTError(
+                "predict needs a prompt: point_coords with point_labels, a box, or mask_input"
+            )
+        coords = labels = boxes = masks = None
+        if point_coords is not None:
+            coords, labels = self._check_points(point_coords, point_labels)
+            coords = self.transform_coords(coords)[None]  # (1, N, 2)
+            labels = labels[None]  # (1, N)
+        if box is not None:
+            boxes = self.transform_boxes(self._check_box(box))[None]  # (1, 4)
+        if mask_input is not None:
+            masks = self._check_mask_input(mask_input)[None]  # (1, 1, 256, 256)
+        out_masks, scores, low_res = self.predict_torch(
+            coords, labels, boxes, masks, multimask_output=multimask_output, return_logits=return_logits
+        )
+        return out_masks[0].cpu().numpy(), scores[0].cpu().numpy(), low_res[0].cpu().numpy()
+
+    def _check_points(self, point_coords: object, point_labels: object) -> tuple[torch.Tensor, torch.Tensor]:
+        if point_labels is None:
+            raise EfficientViTError(
+                "point_coords given without point_labels (1 = foreground, 0 = background)"
+            )
+        coords = _as_float_array(point_coords, "point_coords")
+        if coords.ndim != 2 or coords.shape[1] != 2 or coords.shape[0] == 0:
+            raise EfficientViTError(
+                f"point_coords must have shape (N, 2) of (x, y) pixels, got {coords.shape}"
+            )
+        labels = _as_float_array(point_labels, "point_labels")
+        if labels.ndim != 1 or labels.shape[0] != coords.shape[0]:
+            raise EfficientViTError(
+                f"point_labels must have shape ({coords.shape[0]},), one label per point, got {labels.shape}"
+            )
+        if not np.isin(labels, POINT_LABELS).all():
+            raise EfficientViTError(
+                f"point_labels must be 1 (foreground) or 0 (background), got {labels.tolist()}"
+            )
+        device = self.device
+        return torch.as_tensor(coords, dtype=torch.float32, device=device), torch.as_tensor(
+            labels, dtype=torch.int64, device=device
+        )
+
+    def _check_box(self, box: object) -> torch.Tensor:
+        values = _as_float_array(box, "box")
+        if values.size != 4 or values.ndim > 2 or (values.ndim == 2 and values.shape[0] != 1):
+            raise EfficientViTError(
+                f"box must be 4 numbers (x0, y0, x1, y1) in pixels, got shape {values.shape}"
+            )
+        x0, y0, x1, y1 = values.reshape(4).tolist()
+        if x1 < x0 or y1 < y0:
+            raise EfficientViTError(
+                f"box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, got {values.tolist()}"
+            )
+        height, width = self.original_size
+        if x1 < 0 or y1 < 0 or x0 > width or y0 > height:
+            raise EfficientViTError(
+                f"box {values.reshape(4).tolist()} lies entirely outside the {width}x{height} (WxH) image"
+            )
+        return torch.tensor([x0, y0, x1, y1], dtype=torch.float32, device=self.device)
+
+    def _check_mask_input(self, mask_input: object) -> torch.Tensor:
+        values = _as_float_array(mask_input, "mask_input")
+        if values.shape != (1, LOW_RES, LOW_RES):
+            raise EfficientViTError(
+                f"mask_input must have shape (1, {LOW_RES}, {LOW_RES}) (low-res logits from an earlier "
+                f"predict), got {values.shape}"
+            )
+        return torch.as_tensor(values, dtype=torch.float32, device=self.device)
+
+    @torch.no_grad()
+    def predict_torch(
+        self,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masks for a batch of B prompts on the current image, in one prompt-encoder/mask-decoder call.
+
+        As in segment-anything, coordinates are already in the 1024 prompt frame (see
+        :meth:`transform_coords` and :meth:`transform_boxes`): ``point_coords`` (B, N, 2),
+        ``point_labels`` (B, N), ``boxes`` (B, 4), ``mask_input`` (B, 1, 256, 256). Returns masks
+        (B, C, H, W) at the original size, scores (B, C) and low-resolution logits (B, C, 256, 256).
+        """
+        self._require_image()
+        batch = self._check_batch(point_coords, point_labels, boxes, mask_input)
+        points = None
+        if point_coords is not None:
+            assert point_labels is not None
+            device = self.device
+            points = (point_coords.to(device, torch.float32), point_labels.to(device))
+        sparse, dense = self.model.prompt_encoder(
+            points=points,
+            boxes=None if boxes is None else boxes.to(self.device, torch.float32),
+            masks=None if mask_input is None else mask_input.to(self.device, torch.float32),
+        )
+        low_res, scores = self.model.mask_decoder(
+            image_embeddings=self.features,
+            image_pe=self.model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask_output,
+        )  # (B, C, 256, 256), (B, C)
+        assert low_res.shape[0] == batch
+        masks = self.postprocess_masks(low_res)
+        if not return_logits:
+            masks = masks > 0.0
+        return masks, scores, low_res
+
+    def _check_batch(
+        self,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None,
+        mask_input: torch.Tensor | None,
+    ) -> int:
+        """Check the batched prompt shapes and return the batch size B."""
+        prompts = {
+            "point_coords": point_coords,
+            "point_labels": point_labels,
+            "boxes": boxes,
+            "mask_input": mask_input,
+        }
+        for name, value in prompts.items():
+            if value is not None and not isinstance(value, torch.Tensor):
+                raise EfficientViTError(
+                    f"predict_torch: {name} must be a torch tensor (predict takes numpy prompts in pixels), "
+                    f"got {type(value).__name__}"
+                )
+        sizes: list[int] = []
+        if point_coords is not None:
+            if point_labels is None:
+                raise EfficientViTError("point_coords given without point_labels; pass both or neither")
+            if point_coords.ndim != 3 or point_coords.shape[-1] != 2:
+                raise EfficientViTError(
+                    f"predict_torch: point_coords must have shape (B, N, 2), got {tuple(point_coords.shape)}"
+                )
+            if tuple(point_labels.shape) != tuple(point_coords.shape[:2]):
+                raise EfficientViTError(
+                    f"predict_torch: point_labels must have shape {tuple(point_coords.shape[:2])} (B, N), "
+                    f"got {tuple(point_labels.shape)}"
+                )
+            sizes.append(point_coords.shape[0])
+        elif point_labels is not None:
+            raise EfficientViTError("point_labels given without point_coords; pass both or neither")
+        if boxes is not None:
+            if boxes.ndim != 2 or boxes.shape[-1] != 4:
+                raise EfficientViTError(
+                    f"predict_torch: boxes must have shape (B, 4), got {tuple(boxes.shape)}"
+                )
+            sizes.append(boxes.shape[0])
+        if mask_input is not None:
+            if mask_input.ndim != 4 or tuple(mask_input.shape[1:]) != (1, LOW_RES, LOW_RES):
+                raise EfficientViTError(
+                    f"predict_torch: mask_input must have shape (B, 1, {LOW_RES}, {LOW_RES}), "
+                    f"got {tuple(mask_input.shape)}"
+                )
+            sizes.append(mask_input.shape[0])
+        if not sizes:
+            raise EfficientViTError("predict_torch needs a prompt: points, boxes or mask_input")
+        if len(set(sizes)) != 1 or sizes[0] == 0:
+            raise EfficientViTError(
+                f"predict_torch: prompts must share one non-zero batch size B, got {sizes}"
+            )
+        return sizes[0]
+
+    def postprocess_masks(self, low_res: torch.Tensor) -> torch.Tensor:
+        """(B, C, 256, 256) logits to (B, C, H, W) logits at the original size.
+
+        Upsampled to the 1024 prompt frame, cropped to the part the image covers there, resized to (H, W).
+        """
+        height, width = self.original_size
+        frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
+        masks = F.interpolate(low_res, (PROMPT_FRAME, PROMPT_FRAME), mode="bilinear", align_corners=False)
+        masks = masks[..., :frame_h, :frame_w]  # (B, C, h', w'): drop the padding
+        return F.interpolate(masks, (height, width), mode="bilinear", align_corners=False)

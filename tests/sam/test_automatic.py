@@ -1,0 +1,175 @@
+"""SamAutomaticMaskGenerator: output format, batched prompting, errors, and the benchmark's smoke run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from segment_anything.utils.amg import rle_to_mask
+
+from efficientvit.errors import EfficientViTError
+from efficientvit.reference import load_manifest, recipe_state_dict
+from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
+from efficientvit.zoo import create_model
+
+skimage_data = pytest.importorskip("skimage.data")
+
+MANIFESTS = Path(__file__).parents[1] / "reference" / "manifests"
+HEIGHT, WIDTH = 120, 160
+# Low thresholds so that random (recipe) weights still yield masks; no NMS so that many masks come out.
+SETTINGS = {
+    "points_per_side": 4,
+    "pred_iou_thresh": 0.0,
+    "stability_score_thresh": 0.0,
+    "box_nms_thresh": 1.0,
+}
+KEYS = {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"}
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    model = create_model("efficientvit-sam-l0")
+    model.load_state_dict(recipe_state_dict(load_manifest(MANIFESTS, "efficientvit-sam-l0")["state_dict"]))
+    return model
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    """scikit-image's astronaut photo (512x512) downscaled to 120x160, (H, W, 3) uint8."""
+    photo = torch.from_numpy(skimage_data.astronaut()).permute(2, 0, 1)[None].float()  # (1, 3, 512, 512)
+    small = F.interpolate(photo, size=(HEIGHT, WIDTH), mode="bilinear", antialias=True)
+    return small.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()  # (H, W, 3)
+
+
+@pytest.fixture(scope="module")
+def binary_masks(model: torch.nn.Module, image: np.ndarray) -> list[dict]:
+    return SamAutomaticMaskGenerator(model, **SETTINGS).generate(image)
+
+
+def test_binary_mask_output(binary_masks: list[dict]) -> None:
+    assert binary_masks
+    for ann in binary_masks:
+        assert set(ann) == KEYS
+        mask = ann["segmentation"]
+        assert isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (HEIGHT, WIDTH)
+        assert isinstance(ann["area"], int) and ann["area"] == int(mask.sum())
+        assert isinstance(ann["predicted_iou"], float) and isinstance(ann["stability_score"], float)
+        assert ann["crop_box"] == [0, 0, WIDTH, HEIGHT]
+        (x, y, w, h), ((px, py),) = ann["bbox"], ann["point_coords"]
+        assert all(isinstance(v, int) for v in (x, y, w, h)) and 0 <= px < WIDTH and 0 <= py < HEIGHT
+        ys, xs = np.nonzero(mask)
+        assert [x, y, w, h] == [xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()]
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_coco_rle_output_decodes_to_the_binary_masks(
+    model: torch.nn.Module, image: np.ndarray, binary_masks: list[dict]
+) -> None:
+    mask_utils = pytest.importorskip("pycocotools.mask")
+    predictor = SamPredictor(model)
+    coco = SamAutomaticMaskGenerator(predictor, output_mode="coco_rle", **SETTINGS).generate(image)
+    assert len(coco) == len(binary_masks)
+    for ann, expected in zip(coco, binary_masks, strict=True):
+        assert set(ann) == KEYS
+        rle = ann["segmentation"]
+        assert rle["size"] == [HEIGHT, WIDTH] and isinstance(rle["counts"], str)
+        np.testing.assert_array_equal(mask_utils.decode(rle).astype(bool), expected["segmentation"])
+        assert ann["area"] == expected["area"] and ann["bbox"] == expected["bbox"]
+    uncompressed = SamAutomaticMaskGenerator(predictor, output_mode="uncompressed_rle", **SETTINGS)
+    for ann, expected in zip(uncompressed.generate(image), binary_masks, strict=True):
+        np.testing.assert_array_equal(rle_to_mask(ann["segmentation"]), expected["segmentation"])
+
+
+def test_points_run_in_batches(
+    model: torch.nn.Module, image: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 grid points with points_per_batch=5: four decoder calls of 5, 5, 5 and 1 prompts."""
+    generator = SamAutomaticMaskGenerator(model, points_per_batch=5, **SETTINGS)
+    batch_sizes: list[int] = []
+    original = generator.predictor.predict_torch
+
+    def spy(point_coords: torch.Tensor, *args: object, **kwargs: object) -> object:
+        batch_sizes.append(point_coords.shape[0])
+        return original(point_coords, *args, **kwargs)
+
+    monkeypatch.setattr(generator.predictor, "predict_torch", spy)
+    generator.generate(image)
+    assert batch_sizes == [5, 5, 5, 1]
+
+
+def test_batched_points_equal_single_point_calls(model: torch.nn.Module, image: np.ndarray) -> None:
+    predictor = SamPredictor(model)
+    predictor.set_image(image)
+    grid = torch.tensor(SamAutomaticMaskGenerator(predictor, **SETTINGS).point_grids[0], dtype=torch.float32)
+    points = predictor.transform_coords(grid * torch.tensor([WIDTH, HEIGHT]))[:, None, :]  # (16, 1, 2)
+    labels = torch.ones(points.shape[:2], dtype=torch.int64)  # (16, 1)
+    _, scores, low_res = predictor.predict_torch(points, labels, return_logits=True)
+    assert low_res.shape == (16, 3, 256, 256)
+    for i in range(points.shape[0]):
+        _, one_score, one = predictor.predict_torch(points[i : i + 1], labels[i : i + 1], return_logits=True)
+        torch.testing.assert_close(low_res[i : i + 1], one, atol=1e-5, rtol=0)
+        torch.testing.assert_close(scores[i : i + 1], one_score, atol=1e-5, rtol=0)
+
+
+def test_nms_and_crop_layers(model: torch.nn.Module, image: np.ndarray, binary_masks: list[dict]) -> None:
+    """Box NMS keeps a subset of the masks; a crop layer adds crops and keeps integer XYWH boxes."""
+    settings = {**SETTINGS, "box_nms_thresh": 0.7}
+    kept = SamAutomaticMaskGenerator(model, **settings).generate(image)
+    assert 0 < len(kept) < len(binary_masks)
+    assert {str(ann["point_coords"]) for ann in kept} <= {str(ann["point_coords"]) for ann in binary_masks}
+    cropped = SamAutomaticMaskGenerator(model, **{**settings, "points_per_side": 2, "crop_n_layers": 1})
+    for ann in cropped.generate(image):
+        assert ann["segmentation"].shape == (HEIGHT, WIDTH)
+        assert all(isinstance(v, int) for v in ann["bbox"] + ann["crop_box"])
+
+
+def test_thresholds_filter_everything(model: torch.nn.Module, image: np.ndarray) -> None:
+    generator = SamAutomaticMaskGenerator(model, points_per_side=2, pred_iou_thresh=1e9)
+    assert generator.generate(image) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"output_mode": "png"}, "output_mode"),
+        ({"points_per_side": 0}, "points_per_side"),
+        ({"points_per_batch": 0}, "points_per_batch"),
+        ({"points_per_side": None}, "exactly one"),
+    ],
+)
+def test_bad_settings_raise(model: torch.nn.Module, kwargs: dict, message: str) -> None:
+    with pytest.raises(EfficientViTError, match=message):
+        SamAutomaticMaskGenerator(model, **kwargs)
+
+
+def test_bad_image_raises(model: torch.nn.Module) -> None:
+    with pytest.raises(EfficientViTError, match="uint8"):
+        SamAutomaticMaskGenerator(model, points_per_side=2).generate(np.zeros((8, 8, 3), dtype=np.float32))
+
+
+def test_min_mask_region_area_needs_opencv(model: torch.nn.Module) -> None:
+    if importlib.util.find_spec("cv2") is not None:
+        pytest.skip("OpenCV is installed")
+    with pytest.raises(EfficientViTError, match="pip install opencv-python-headless"):
+        SamAutomaticMaskGenerator(model, min_mask_region_area=10)
+
+
+def test_generate_accepts_a_tensor(model: torch.nn.Module, image: np.ndarray) -> None:
+    generator = SamAutomaticMaskGenerator(
+        model, points_per_side=1, **{k: 0.0 for k in ("pred_iou_thresh", "stability_score_thresh")}
+    )
+    from_array = generator.generate(image)
+    from_tensor = generator.generate(torch.from_numpy(image).permute(2, 0, 1))
+    assert [a["bbox"] for a in from_array] == [a["bbox"] for a in from_tensor]
+
+
+def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from efficientvit.benchmark.sam_automatic import main
+
+    main(["--points-per-side", "2", "--repeats", "1", "--warmup", "0", "--height", "64", "--width", "96"])
+    out = capsys.readouterr().out
+    assert "points_per_batch=64" in out and "points_per_batch=1" in out and "torch" in out
