@@ -7,11 +7,11 @@ import os
 import sys
 
 from efficientvit import __version__
-from efficientvit.cli import classify, demo, models, segment
+from efficientvit.cli import classify, demo, models, sam, segment
 from efficientvit.cli.common import one_line
 from efficientvit.errors import EfficientViTError
 
-COMMANDS = (models, classify, segment, demo)
+COMMANDS = (models, classify, segment, sam, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

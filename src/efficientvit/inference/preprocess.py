@@ -10,7 +10,7 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 from efficientvit.zoo import ModelInfo
 
-TASK_NAMES = {"cls": "classification", "seg": "segmentation"}
+TASK_NAMES = {"cls": "classification", "seg": "segmentation", "sam": "segment-anything"}
 
 
 def check_image(image: torch.Tensor) -> None:

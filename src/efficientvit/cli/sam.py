@@ -1,0 +1,116 @@
+"""`efficientvit sam`: EfficientViT-SAM masks from point / box prompts, or automatic masks of an image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from efficientvit.cli.common import add_model_arguments, load_model, positive_int, unit_float
+from efficientvit.data.images import read_image, save_png
+from efficientvit.errors import EfficientViTError
+from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
+
+
+def point(text: str) -> tuple[float, float, int]:
+    """``X,Y`` or ``X,Y,LABEL`` (label 1 = foreground, 0 = background) in image pixels."""
+    parts = text.split(",")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        x, y = float(parts[0]), float(parts[1])
+        label = int(parts[2]) if len(parts) == 3 else 1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y or X,Y,LABEL, got {text!r}") from None
+    if label not in (0, 1):
+        raise argparse.ArgumentTypeError(f"a point label is 1 (foreground) or 0 (background), got {label}")
+    return x, y, label
+
+
+def box(text: str) -> tuple[float, float, float, float]:
+    """``X0,Y0,X1,Y1`` in image pixels."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1, got {text!r}") from None
+    return x0, y0, x1, y1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `sam` command."""
+    parser = subparsers.add_parser(
+        "sam",
+        help="segment anything: masks from points / a box, or automatic masks",
+        description="With --point/--box: write OUT_DIR/<stem>_sam_overlay.png and <stem>_sam_mask.png "
+        "(the best mask, 0/255). With --auto: write <stem>_sam_auto_overlay.png and <stem>_sam_auto.json "
+        "(COCO RLE).",
+    )
+    parser.add_argument("image", type=Path, metavar="IMAGE")
+    add_model_arguments(parser)
+    parser.add_argument("--point", type=point, action="append", default=[], metavar="X,Y[,LABEL]")
+    parser.add_argument("--box", type=box, default=None, metavar="X0,Y0,X1,Y1")
+    parser.add_argument("--auto", action="store_true", help="automatic masks over a grid of point prompts")
+    parser.add_argument("--points-per-side", type=positive_int, default=32, help="--auto grid (default 32)")
+    parser.add_argument("--points-per-batch", type=positive_int, default=16, help="--auto batch (default 16)")
+    parser.add_argument("--output", "-o", required=True, type=Path, metavar="OUT_DIR", help="output folder")
+    parser.add_argument("--alpha", type=unit_float, default=0.5, help="overlay opacity (default 0.5)")
+    parser.set_defaults(run=run)
+
+
+def paint(image: torch.Tensor, masks: list[np.ndarray], alpha: float) -> torch.Tensor:
+    """``image`` (3, H, W) uint8 with each (H, W) bool mask blended in its own colour."""
+    colours = torch.randint(40, 256, (max(len(masks), 1), 3), generator=torch.Generator().manual_seed(0))
+    out = image.float()
+    for mask, colour in zip(masks, colours, strict=False):
+        region = torch.from_numpy(np.asarray(mask, dtype=bool))
+        out[:, region] = (1 - alpha) * out[:, region] + alpha * colour[:, None].float()
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prompted or automatic masks for ``args.image``."""
+    if args.auto == bool(args.point or args.box):
+        raise EfficientViTError(
+            "give prompts (--point X,Y and/or --box X0,Y0,X1,Y1) or --auto, not both or none"
+        )
+    image = read_image(args.image)
+    model = load_model(args.model, args.weights, args.device, "sam")
+    base = args.output / args.image.stem
+    if args.auto:
+        generator = SamAutomaticMaskGenerator(
+            model,
+            points_per_side=args.points_per_side,
+            points_per_batch=args.points_per_batch,
+            output_mode="coco_rle",
+        )
+        annotations = generator.generate(image)
+        from pycocotools import mask as mask_utils
+
+        masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
+        written = [save_png(paint(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
+        json_path = Path(f"{base}_sam_auto.json")
+        json_path.write_text(json.dumps(annotations))
+        written.append(json_path)
+        print(f"{args.image}: {len(annotations)} masks")
+    else:
+        predictor = SamPredictor(model)
+        predictor.set_image(image)
+        coords = np.array([p[:2] for p in args.point], dtype=np.float32) if args.point else None
+        labels = np.array([p[2] for p in args.point]) if args.point else None
+        masks, scores, _ = predictor.predict(
+            point_coords=coords,
+            point_labels=labels,
+            box=np.array(args.box, dtype=np.float32) if args.box else None,
+            multimask_output=args.box is None and len(args.point) == 1,  # one point is ambiguous
+        )
+        best = int(np.argmax(scores))
+        written = [
+            save_png(paint(image, [masks[best]], args.alpha), f"{base}_sam_overlay.png"),
+            save_png(torch.from_numpy(masks[best].astype(np.uint8) * 255), f"{base}_sam_mask.png"),
+        ]
+        print(f"{args.image}: mask score {float(scores[best]):.3f}, {int(masks[best].sum())} pixels")
+    print("\n".join(f"  {p}" for p in written))
+    return 0

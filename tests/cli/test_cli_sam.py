@@ -1,0 +1,77 @@
+"""`efficientvit sam`: prompted and automatic masks written at the image size; clear errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+MODEL = "efficientvit-sam-l0"
+
+
+@pytest.fixture(scope="module")
+def weights(official_checkpoint: Callable[[str], Path]) -> Path:
+    return official_checkpoint(MODEL)
+
+
+def test_points_and_box_write_mask_and_overlay(cli, make_image, tmp_path: Path, weights: Path) -> None:
+    image = make_image("photo.png", size=(48, 80))
+    out = tmp_path / "out"
+    args = ["sam", str(image), "-m", MODEL, "-w", str(weights), "-o", str(out)]
+    result = cli(*args, "--point", "20,10", "--point", "60,30,0", "--box", "5,5,70,40")
+    assert result.code == 0, result.err
+    mask = np.asarray(Image.open(out / "photo_sam_mask.png"))
+    assert mask.shape == (48, 80) and set(np.unique(mask)) <= {0, 255}
+    assert Image.open(out / "photo_sam_overlay.png").size == (80, 48)
+    assert "mask score" in result.out
+
+
+def test_auto_writes_coco_rle_json(cli, make_image, tmp_path: Path, weights: Path) -> None:
+    image = make_image("scene.png", size=(40, 56))
+    out = tmp_path / "out"
+    args = ["sam", str(image), "-m", MODEL, "-w", str(weights), "-o", str(out)]
+    result = cli(*args, "--auto", "--points-per-side", "2")
+    assert result.code == 0, result.err
+    annotations = json.loads((out / "scene_sam_auto.json").read_text())
+    for annotation in annotations:
+        assert annotation["segmentation"]["size"] == [40, 56]
+        assert {"area", "bbox", "predicted_iou", "stability_score", "point_coords", "crop_box"} <= set(
+            annotation
+        )
+    assert Image.open(out / "scene_sam_auto_overlay.png").size == (56, 40)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give prompts"),
+        (["--box", "500,500,600,600"], "box"),
+        (["--auto", "--point", "1,1"], "not both"),
+    ],
+)
+def test_bad_prompts_are_one_line_errors(cli, make_image, tmp_path, weights, extra, message) -> None:
+    image = make_image("x.png", size=(32, 32))
+    result = cli("sam", str(image), "-m", MODEL, "-w", str(weights), "-o", str(tmp_path / "o"), *extra)
+    assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_malformed_point_is_an_argument_error(cli, make_image, tmp_path, weights) -> None:
+    image = make_image("x.png", size=(32, 32))
+    result = cli("sam", str(image), "-m", MODEL, "-w", str(weights), "-o", str(tmp_path), "--point", "1;2")
+    assert result.code == 2 and "X,Y" in result.err
+
+
+def test_non_image_file_and_wrong_task(cli, make_image, tmp_path, weights, official_checkpoint) -> None:
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    result = cli("sam", str(text), "-m", MODEL, "-w", str(weights), "-o", str(tmp_path), "--point", "1,1")
+    assert result.code == 1 and "notes.jpg" in result.err
+    seg = "efficientvit-seg-b0-cityscapes"
+    image = make_image("y.png", size=(32, 32))
+    args = ["sam", str(image), "-m", seg, "-w", str(official_checkpoint(seg)), "-o", str(tmp_path)]
+    result = cli(*args, "--point", "1,1")
+    assert result.code == 1 and "segment-anything" in result.err
