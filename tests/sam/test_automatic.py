@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from segment_anything.utils.amg import rle_to_mask
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.reference import load_manifest, recipe_state_dict
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
-from efficientvit.zoo import create_model
 
-skimage_data = pytest.importorskip("skimage.data")
-
-MANIFESTS = Path(__file__).parents[1] / "reference" / "manifests"
 HEIGHT, WIDTH = 120, 160
 # Low thresholds so that random (recipe) weights still yield masks; no NMS so that many masks come out.
 SETTINGS = {
@@ -31,18 +24,14 @@ KEYS = {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stabil
 
 
 @pytest.fixture(scope="module")
-def model() -> torch.nn.Module:
-    model = create_model("efficientvit-sam-l0")
-    model.load_state_dict(recipe_state_dict(load_manifest(MANIFESTS, "efficientvit-sam-l0")["state_dict"]))
-    return model
+def model(sam_l0: torch.nn.Module) -> torch.nn.Module:
+    return sam_l0
 
 
 @pytest.fixture(scope="module")
-def image() -> np.ndarray:
+def image(sample_photo) -> np.ndarray:
     """scikit-image's astronaut photo (512x512) downscaled to 120x160, (H, W, 3) uint8."""
-    photo = torch.from_numpy(skimage_data.astronaut()).permute(2, 0, 1)[None].float()  # (1, 3, 512, 512)
-    small = F.interpolate(photo, size=(HEIGHT, WIDTH), mode="bilinear", antialias=True)
-    return small.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()  # (H, W, 3)
+    return sample_photo("astronaut", HEIGHT, WIDTH)
 
 
 @pytest.fixture(scope="module")

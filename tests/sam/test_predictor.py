@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.reference import load_manifest, recipe_state_dict
 from efficientvit.sam import SamPredictor
-from efficientvit.zoo import create_model
 
-skimage_data = pytest.importorskip("skimage.data")
-
-MANIFESTS = Path(__file__).parents[1] / "reference" / "manifests"
 HEIGHT, WIDTH = 160, 240
 
 
 @pytest.fixture(scope="module")
-def model() -> torch.nn.Module:
-    model = create_model("efficientvit-sam-l0")
-    model.load_state_dict(recipe_state_dict(load_manifest(MANIFESTS, "efficientvit-sam-l0")["state_dict"]))
-    return model
+def model(sam_l0: torch.nn.Module) -> torch.nn.Module:
+    return sam_l0
 
 
 @pytest.fixture(scope="module")
-def image() -> np.ndarray:
+def image(sample_photo) -> np.ndarray:
     """scikit-image's coffee photo (400x600) downscaled to 160x240, (H, W, 3) uint8."""
-    photo = torch.from_numpy(skimage_data.coffee()).permute(2, 0, 1)[None].float()  # (1, 3, 400, 600)
-    small = F.interpolate(photo, size=(HEIGHT, WIDTH), mode="bilinear", antialias=True)
-    return small.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()  # (H, W, 3)
+    return sample_photo("coffee", HEIGHT, WIDTH)
 
 
 @pytest.fixture(scope="module")
