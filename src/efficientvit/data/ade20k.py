@@ -1,0 +1,97 @@
+"""ADE20K SceneParsing (``ADEChallengeData2016``) semantic segmentation, 150 classes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torchvision import tv_tensors
+
+from efficientvit.data.common import (
+    IGNORE_INDEX,
+    FileDataset,
+    OnError,
+    check_same_size,
+    drop_missing,
+    find_images,
+    load_image,
+    read_mask,
+    require_dir,
+)
+from efficientvit.data.labels import ADE20K_CLASSES
+from efficientvit.errors import EfficientViTError
+
+__all__ = ["ADE20KDataset", "ade20k_split_folder"]
+
+_FOLDER = "ADEChallengeData2016"
+_SPLITS = {"train": "training", "training": "training", "val": "validation", "validation": "validation"}
+_LAYOUT = (
+    "{root}/[ADEChallengeData2016/]images/{{training,validation}}/*.jpg and "
+    "{root}/[ADEChallengeData2016/]annotations/{{training,validation}}/*.png"
+)
+
+
+def ade20k_split_folder(split: str) -> str:
+    """The on-disk folder name of ``split``: "train"/"training" -> "training", "val"/"validation" ->
+    "validation"."""
+    if split not in _SPLITS:
+        raise EfficientViTError(f"unknown ADE20K split {split!r}; use one of {', '.join(_SPLITS)}")
+    return _SPLITS[split]
+
+
+class ADE20KDataset(FileDataset):
+    """ADE20K as distributed: ``images/{training,validation}/*.jpg`` + ``annotations/.../*.png``.
+
+    ``root`` may be the ``ADEChallengeData2016`` folder or its parent. Label 0 ("other") becomes 255
+    (ignored) and labels 1..150 become 0..149, so prediction ``k`` is ``ADE20K_CLASSES[k]``.
+
+    Item ``i`` is ``transform(image, mask)`` or ``(image, mask)``: a uint8 ``tv_tensors.Image`` (3, H, W) and
+    an int64 ``tv_tensors.Mask`` (H, W).
+    """
+
+    num_classes = len(ADE20K_CLASSES)
+    classes: tuple[str, ...] = ADE20K_CLASSES
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str,
+        *,
+        transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+        on_error: OnError = "raise",
+    ) -> None:
+        super().__init__(on_error)
+        self.transform = transform
+        root = Path(root)
+        layout = _LAYOUT.format(root=root)
+        require_dir(root, "an ADE20K dataset", layout)
+        self.root = root / _FOLDER if (root / _FOLDER).is_dir() else root
+        self.split = ade20k_split_folder(split)
+        image_dir = require_dir(self.root / "images" / self.split, f"the ADE20K {split!r} split", layout)
+        label_dir = require_dir(
+            self.root / "annotations" / self.split, f"the ADE20K {split!r} labels", layout
+        )
+        images = find_images(image_dir)
+        if not images:
+            raise EfficientViTError(f"{image_dir}: contains no images; expected {layout}")
+        pairs = [(path, label_dir / f"{path.stem}.png") for path in images]
+        self.samples: list[tuple[Path, Path]] = drop_missing(pairs, on_error, "ADE20K annotation")
+        if not self.samples:
+            raise EfficientViTError(
+                f"{label_dir}: no image of {image_dir} has an annotation; expected {layout}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, index: int) -> Any:
+        image_path, label_path = self.samples[index]
+        image = load_image(image_path)  # (3, H, W) uint8
+        raw = read_mask(label_path)  # (H, W) int64, 0 = other, 1..150 = classes
+        check_same_size(image, raw, image_path, label_path)
+        mask = tv_tensors.Mask(raw.where(raw != 0, IGNORE_INDEX + 1) - 1)
+        if self.transform is None:
+            return image, mask
+        return self.transform(image, mask)
