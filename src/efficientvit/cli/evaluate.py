@@ -1,0 +1,61 @@
+"""`efficientvit eval`: the standard metrics of a model's weights on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from efficientvit.cli.common import positive_int
+from efficientvit.cli.train import add_data_arguments
+from efficientvit.train.config import TrainConfig
+from efficientvit.train.distributed import is_main_process, shutdown_distributed
+from efficientvit.train.report import format_metrics
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` command."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate weights on a dataset: top-1/top-5, mIoU, or PSNR/SSIM against bicubic",
+        description="Classification: top-1/top-5 (resize + centre crop from the model's metadata). "
+        "Segmentation: mIoU over the split with ignore index 255 and a per-class table. Super-resolution: "
+        "PSNR/SSIM on the Y channel (border of SCALE pixels cropped) for the model and for bicubic; --data "
+        "may be any folder of photos (they are the high-resolution references; the input is their bicubic "
+        "downscale).",
+    )
+    add_data_arguments(parser, required=True)
+    parser.add_argument(
+        "--weights", "-w", default="official",
+        help="a .pt/.safetensors file (a run's best.pt works), hf://OWNER/REPO/FILE, or 'official' (default)",
+    )  # fmt: skip
+    parser.add_argument("--split", default="val", help="dataset split (default val)")
+    parser.add_argument("--batch-size", "-b", type=positive_int, default=None)
+    parser.add_argument("--num-classes", type=positive_int, help="classifier size of fine-tuned weights")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the metrics as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the summary table."""
+    from efficientvit.train.evaluation import evaluate_weights
+
+    given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    if args.batch_size:
+        given["eval_batch_size"] = args.batch_size
+    given.pop("batch_size", None)
+    config = TrainConfig(output="", **given)
+    try:
+        metrics = evaluate_weights(config, args.weights, split=args.split)
+    finally:
+        shutdown_distributed()
+    if not is_main_process():
+        return 0
+    print(f"{config.model} on {config.data} ({args.split}, {metrics['images']} images)")
+    print(format_metrics(config.task, metrics, metrics.get("class_names", ())))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps({"model": config.model, "weights": args.weights, **metrics}, indent=2)
+        )
+    return 0
