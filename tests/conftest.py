@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
+from efficientvit.data.synthetic import write_synthetic_dataset
 from efficientvit.reference import load_manifest, recipe_state_dict
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
@@ -44,5 +47,20 @@ def official_checkpoint(tmp_path_factory: pytest.TempPathFactory):
             cache[name] = directory / f"{name}.pt"
             torch.save({"state_dict": state}, cache[name])
         return cache[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``synthetic(layout, **options)``: the root of a generated dataset, written once per session."""
+    cache: dict[tuple, Path] = {}
+
+    def make(layout: str, **options: Any) -> Path:
+        key = (layout, *sorted(options.items()))
+        if key not in cache:
+            directory = tmp_path_factory.mktemp(f"synthetic-{layout}")
+            cache[key] = write_synthetic_dataset(directory, layout, **options)
+        return cache[key]
 
     return make
