@@ -10,7 +10,8 @@ from efficientvit import EfficientViTError, create_model, get_model_info, list_m
 
 def test_official_names_and_patterns() -> None:
     names = list_models()
-    assert len(names) == 44 and names == sorted(names)
+    assert len(names) == 50 and names == sorted(names)
+    assert sum(get_model_info(name).official for name in names) == 44  # and 6 super-resolution models
     assert "efficientvit-l3-r384" in names and "efficientvit-seg-l2-ade20k" in names
     assert list_models("efficientvit-seg-*-ade20k") == [
         f"efficientvit-seg-{s}-ade20k" for s in ("b1", "b2", "b3", "l1", "l2")
@@ -46,6 +47,16 @@ def test_overrides_replace_config_fields_and_typos_raise() -> None:
     assert segmenter(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 8, 8)
     with pytest.raises(TypeError, match="num_clases"):
         create_model("efficientvit-b0", num_clases=10)
+
+
+def test_super_resolution_entries_and_overrides() -> None:
+    info = get_model_info("efficientvit-sr-full-x3")
+    assert info.task == "sr" and info.scale == 3 and info.head is None and not info.official
+    assert info.resolution == (240, 427) and info.checkpoint is None
+    model = create_model("efficientvit-sr-full-x3", scale=2, depth=1)
+    assert model.info.scale == 2 and model(torch.zeros(1, 3, 5, 6)).shape == (1, 3, 10, 12)
+    with pytest.raises(TypeError, match="num_classes"):
+        create_model("efficientvit-sr-full-x2", num_classes=3)
 
 
 def test_models_are_built_in_eval_mode() -> None:

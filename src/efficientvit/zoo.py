@@ -1,7 +1,9 @@
 """The model registry: every official EfficientViT name mapped to its architecture and weights metadata.
 
 ``create_model(name, weights=None, **overrides)`` builds any of them; ``list_models(pattern)`` lists them.
-Names follow the official zoo (``efficientvit-b1-r224``, ``efficientvit-seg-l2-cityscapes``).
+Names follow the official zoo (``efficientvit-b1-r224``, ``efficientvit-seg-l2-cityscapes``). The
+super-resolution models (``efficientvit-sr-full-x2``) are our own design, not official: see
+``ModelInfo.official``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from efficientvit.models import (
     build_segmenter,
 )
 from efficientvit.models.sam import SamNeckConfig, build_sam
+from efficientvit.models.super_resolution import SR_CONFIGS, SuperResolutionConfig, build_super_resolution
 
-Task = Literal["cls", "seg", "sam"]
-Dataset = Literal["imagenet", "cityscapes", "ade20k", "sa-1b"]
+Task = Literal["cls", "seg", "sam", "sr"]
+Dataset = Literal["imagenet", "cityscapes", "ade20k", "sa-1b", "div2k"]
 
 CLS_HUB_REPO = "han-cai/efficientvit-cls"
 SEG_HUB_REPO = "han-cai/efficientvit-seg"
@@ -64,21 +67,30 @@ class ModelInfo:
     name: str
     task: Task
     dataset: Dataset
-    backbone: BackboneConfig | LargeBackboneConfig
-    head: ClsHeadConfig | SegHeadConfig | SamNeckConfig
-    """The task part: classification head, segmentation head, or SAM neck."""
+    backbone: BackboneConfig | LargeBackboneConfig | SuperResolutionConfig
+    """The backbone; for super-resolution the whole model's config."""
+    head: ClsHeadConfig | SegHeadConfig | SamNeckConfig | None
+    """The task part: classification head, segmentation head, or SAM neck (None for super-resolution)."""
     resolution: tuple[int, int]
-    """(height, width) of the paper's measurements and the checkpoint's training/evaluation."""
+    """(height, width) of the paper's measurements and the checkpoint's training/evaluation; for
+    super-resolution the low-resolution input size of the usual cost measurement (a 1280x720 output)."""
     checkpoint: HubFile | None
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     crop_ratio: float | None = None
     """Classification: resize to ``resolution / crop_ratio`` (bicubic), then centre-crop ``resolution``."""
+    official: bool = True
+    """An architecture of the official EfficientViT release (False: our own design, e.g. super-resolution)."""
 
     @property
     def num_classes(self) -> int:
         """Number of classes (0 for SAM, which segments without classes)."""
         return getattr(self.head, "num_classes", 0)
+
+    @property
+    def scale(self) -> int:
+        """The upscaling factor of a super-resolution model (1 for the other tasks)."""
+        return getattr(self.backbone, "scale", 1)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -153,6 +165,10 @@ SAM_MODELS: dict[str, tuple[str, SamNeckConfig, int]] = {
     "xl1": ("xl1", dataclasses.replace(_XL_NECK, depth=12), 1024),
 }
 
+SR_SCALES = (2, 3, 4)
+SR_OUTPUT = (720, 1280)
+"""Lightweight SR papers count MACs for a 1280x720 output; ``resolution`` is the input giving it."""
+
 
 def _build_registry() -> dict[str, ModelInfo]:
     registry: dict[str, ModelInfo] = {}
@@ -195,6 +211,21 @@ def _build_registry() -> dict[str, ModelInfo]:
             mean=SAM_MEAN,
             std=SAM_STD,
         )
+    for size, config in SR_CONFIGS.items():
+        for scale in SR_SCALES:
+            name = f"efficientvit-sr-{size}-x{scale}"
+            registry[name] = ModelInfo(
+                name=name,
+                task="sr",
+                dataset="div2k",
+                backbone=dataclasses.replace(config, scale=scale),
+                head=None,
+                resolution=(round(SR_OUTPUT[0] / scale), round(SR_OUTPUT[1] / scale)),
+                checkpoint=None,
+                mean=(0.0, 0.0, 0.0),
+                std=(1.0, 1.0, 1.0),
+                official=False,
+            )
     return dict(sorted(registry.items()))
 
 
@@ -221,7 +252,7 @@ def get_model_info(name: str) -> ModelInfo:
 def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
     """Route each override to the backbone or head config field of that name; unknown names raise."""
     backbone_fields = {f.name for f in dataclasses.fields(info.backbone)}
-    head_fields = {f.name for f in dataclasses.fields(info.head)}
+    head_fields = {f.name for f in dataclasses.fields(info.head)} if info.head is not None else set()
     unknown = set(overrides) - backbone_fields - head_fields
     if unknown:
         raise TypeError(
@@ -231,7 +262,9 @@ def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
     backbone = dataclasses.replace(
         info.backbone, **{k: v for k, v in overrides.items() if k in backbone_fields}
     )
-    head = dataclasses.replace(info.head, **{k: v for k, v in overrides.items() if k in head_fields})
+    head = info.head
+    if head is not None:
+        head = dataclasses.replace(head, **{k: v for k, v in overrides.items() if k in head_fields})
     return dataclasses.replace(info, backbone=backbone, head=head)
 
 
@@ -240,11 +273,15 @@ def create_model(name: str, weights: str | os.PathLike[str] | None = None, **ove
 
     ``weights`` is a local ``.pt`` / ``.pth`` / ``.safetensors`` file, ``"hf://owner/repo/file"``, or
     ``"official"`` for the model's official checkpoint on the Hugging Face hub (downloaded once, cached).
-    ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10`` or ``dropout=0.1``.
+    ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10``, ``dropout=0.1`` or, for
+    super-resolution, ``scale=3``.
     """
     info = _apply_overrides(get_model_info(name), overrides)
-    build = {"cls": build_classifier, "seg": build_segmenter, "sam": build_sam}[info.task]
-    model = build(info.backbone, info.head)
+    if isinstance(info.backbone, SuperResolutionConfig):
+        model = build_super_resolution(info.backbone)
+    else:
+        build = {"cls": build_classifier, "seg": build_segmenter, "sam": build_sam}[info.task]
+        model = build(info.backbone, info.head)
     model.info = info  # type: ignore[assignment]  # metadata for preprocessing, labels and palettes
     if weights is not None:
         from efficientvit.weights import load_weights

@@ -13,7 +13,9 @@ from efficientvit.reference import load_manifest, recipe_state_dict
 
 MANIFESTS = Path(__file__).parents[1] / "reference" / "manifests"
 # One name per distinct architecture: the -rNNN classifiers share their bare name's architecture.
-ARCHITECTURES = [name for name in list_models() if not re.search(r"-r\d+$", name)]
+ARCHITECTURES = [
+    name for name in list_models() if get_model_info(name).official and not re.search(r"-r\d+$", name)
+]
 
 
 def _input_size(name: str) -> tuple[int, int]:

@@ -10,7 +10,12 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 from efficientvit.zoo import ModelInfo
 
-TASK_NAMES = {"cls": "classification", "seg": "segmentation", "sam": "segment-anything"}
+TASK_NAMES = {
+    "cls": "classification",
+    "seg": "segmentation",
+    "sam": "segment-anything",
+    "sr": "super-resolution",
+}
 
 
 def check_image(image: torch.Tensor) -> None:

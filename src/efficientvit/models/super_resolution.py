@@ -1,0 +1,214 @@
+"""EfficientViT-SR: single-image super-resolution with EfficientViT blocks.
+
+The paper (Cai et al., ICCV 2023) reports super-resolution results but its SR architecture was
+never released; this is our own design, built from the paper's blocks:
+
+- a 3x3 conv stem, then ``depth`` EfficientViT blocks (LiteMLA + MBConv, Fig. 2) at the input resolution;
+- LiteMLA's ReLU linear attention runs within non-overlapping ``window_size`` x ``window_size`` windows
+  (shifted by half a window in every other block, as in Swin), so the receptive field is bounded and tiled
+  inference reproduces whole-image inference exactly (see ``EfficientViTSR.tile_margin``);
+- a 3x3 conv with a long skip over the blocks, a 3x3 conv to ``3 * scale**2`` channels and a pixel shuffle;
+- a global residual: the output is the bicubic upsampling of the input plus the predicted detail. The last
+  conv starts at zero, so an untrained model is exactly bicubic.
+
+No batch normalisation: results do not depend on the batch or on tiling.
+
+=======  =====  =====  ========  =========  =========  =========  ==================
+size     width  depth  head_dim  params x2  params x3  params x4  MACs x2, 256x256 in
+=======  =====  =====  ========  =========  =========  =========  ==================
+full     48     4      16        138,300    144,795    153,888    9.88 G
+0.75w    36     4      12        82,560     87,435     94,260     5.86 G
+=======  =====  =====  ========  =========  =========  =========  ==================
+
+Input: (B, 3, h, w) RGB in [0, 1], any h, w >= 1. Output: (B, 3, h * scale, w * scale), about [0, 1],
+not clamped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from efficientvit.layers import ConvNormAct, LiteMLA, MBConv, OpSequential, ResidualBlock
+from efficientvit.layers.types import ActFactory
+
+
+@dataclass(frozen=True)
+class SuperResolutionConfig:
+    """An EfficientViT-SR model: width and depth of the body, attention windows, upscaling factor."""
+
+    width: int
+    depth: int
+    head_dim: int = 16
+    expand_ratio: float = 2
+    scale: int = 2
+    window_size: int = 8
+    scales: tuple[int, ...] = (5,)
+    """Kernel sizes of LiteMLA's multi-scale token aggregation."""
+    act: ActFactory = nn.Hardswish
+
+
+SR_CONFIGS: dict[str, SuperResolutionConfig] = {
+    "full": SuperResolutionConfig(width=48, depth=4, head_dim=16),
+    "0.75w": SuperResolutionConfig(width=36, depth=4, head_dim=12),
+}
+"""The two sizes, at scale 2; the registry derives x3 and x4 with ``dataclasses.replace``."""
+
+
+class WindowedLiteMLA(LiteMLA):
+    """LiteMLA (Sec. 3.1) whose ReLU linear attention runs within non-overlapping square windows.
+
+    Windows are laid from the top-left corner of the map, offset by ``shift`` pixels (the first row and
+    column of windows are then ``window_size - shift`` wide). Partial windows at the borders are completed
+    with zero q/k/v tokens, which ReLU attention ignores (a zero key adds nothing to either sum), so every
+    window attends over exactly its real tokens. The multi-scale aggregation convs still see across windows.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        *,
+        head_dim: int,
+        window_size: int,
+        shift: int = 0,
+        scales: tuple[int, ...] = (5,),
+    ) -> None:
+        super().__init__(channels, channels, head_dim=head_dim, scales=scales, norm=None)
+        if window_size < 1 or not 0 <= shift < window_size:
+            raise ValueError(
+                f"need window_size >= 1 and 0 <= shift < window_size, got {window_size}, {shift}"
+            )
+        self.window_size = window_size
+        self.shift = shift
+
+    def relu_attention(self, qkv: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = qkv.shape
+        size, shift = self.window_size, self.shift
+        bottom, right = -(height + shift) % size, -(width + shift) % size
+        qkv = F.pad(qkv, (shift, right, shift, bottom))  # (B, C, Hp, Wp), Hp and Wp multiples of size
+        rows, cols = qkv.shape[-2] // size, qkv.shape[-1] // size
+        qkv = qkv.reshape(batch, channels, rows, size, cols, size)  # (B, C, rows, ws, cols, ws)
+        qkv = qkv.permute(0, 2, 4, 1, 3, 5).reshape(-1, channels, size, size)  # (B * rows * cols, C, ws, ws)
+        out = super().relu_attention(qkv)  # (B * rows * cols, D, ws, ws)
+        out = out.reshape(batch, rows, cols, -1, size, size)  # (B, rows, cols, D, ws, ws)
+        out = out.permute(0, 3, 1, 4, 2, 5).reshape(batch, -1, rows * size, cols * size)  # (B, D, Hp, Wp)
+        return out[:, :, shift : shift + height, shift : shift + width]  # (B, D, H, W)
+
+    def extra_repr(self) -> str:
+        return f"window_size={self.window_size}, shift={self.shift}"
+
+
+class SRBlock(nn.Module):
+    """EfficientViT block (Fig. 2) without normalisation: windowed LiteMLA, then an MBConv, both residual."""
+
+    def __init__(
+        self,
+        channels: int,
+        *,
+        head_dim: int,
+        expand_ratio: float,
+        window_size: int,
+        shift: int,
+        scales: tuple[int, ...],
+        act: ActFactory,
+    ) -> None:
+        super().__init__()
+        attention = WindowedLiteMLA(
+            channels, head_dim=head_dim, window_size=window_size, shift=shift, scales=scales
+        )
+        self.context_module = ResidualBlock(attention)
+        ffn = MBConv(
+            channels,
+            channels,
+            expand_ratio=expand_ratio,
+            bias=(True, True, True),
+            norm=(None, None, None),
+            act=(act, act, None),
+        )
+        self.local_module = ResidualBlock(ffn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.local_module(self.context_module(x))
+
+
+class EfficientViTSR(nn.Module):
+    """EfficientViT-SR (our design; the paper's SR model is unreleased): windowed-LiteMLA EfficientViT
+    blocks at the input resolution, a pixel-shuffle upsampler and a global bicubic residual."""
+
+    def __init__(self, config: SuperResolutionConfig) -> None:
+        super().__init__()
+        if config.scale < 1:
+            raise ValueError(f"scale must be >= 1, got {config.scale}")
+        self.config = config
+        self.scale = config.scale
+        self.window_size = config.window_size
+        width = config.width
+        self.stem = ConvNormAct(3, width, 3, bias=True, norm=None, act=None)
+        self.blocks = OpSequential(
+            SRBlock(
+                width,
+                head_dim=config.head_dim,
+                expand_ratio=config.expand_ratio,
+                window_size=config.window_size,
+                shift=(i % 2) * (config.window_size // 2),
+                scales=config.scales,
+                act=config.act,
+            )
+            for i in range(config.depth)
+        )
+        self.body_end = ConvNormAct(width, width, 3, bias=True, norm=None, act=None)
+        self.to_pixels = ConvNormAct(width, 3 * config.scale**2, 3, bias=True, norm=None, act=None)
+        self.shuffle = nn.PixelShuffle(config.scale)
+        # The detail branch starts at zero: an untrained model is exactly bicubic upsampling.
+        nn.init.zeros_(self.to_pixels.conv.weight)
+        nn.init.zeros_(self.to_pixels.conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.stem(x - 0.5)  # (B, width, h, w); centre the [0, 1] input
+        features = features + self.body_end(self.blocks(features))  # long skip over the blocks
+        detail = self.shuffle(self.to_pixels(features))  # (B, 3 * s^2, h, w) -> (B, 3, h * s, w * s)
+        return self.bicubic(x) + detail
+
+    def bicubic(self, x: torch.Tensor) -> torch.Tensor:
+        """The global residual: ``x`` upsampled ``scale`` times, bicubic (in float32 under autocast)."""
+        if self.scale == 1:
+            return x
+        up = F.interpolate(x.float(), scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return up.to(x.dtype)  # (B, 3, h * s, w * s)
+
+    @property
+    def tile_margin(self) -> int:
+        """Input pixels of context on each side of a tile that make tiled inference equal to whole-image
+        inference, a multiple of ``window_size``.
+
+        A tile's border pixels are wrong (convs pad with zeros there). Each conv spreads the error by its
+        radius; each windowed attention spreads it to the end of every window it touches. Tiles whose
+        corners lie on the window grid (multiples of ``window_size`` from the image's top-left) see the same
+        windows as the whole image, so a margin covering the spread reproduces the result exactly.
+        """
+        size = self.window_size
+        wrong = 1  # stem 3x3
+        for block in self.blocks.op_list:
+            attention = block.context_module.main
+            wrong += max(self.config.scales, default=1) // 2  # multi-scale aggregation, depthwise kxk
+            # Window edges lie at distances = -shift (mod size) from the near edge of a grid-aligned tile
+            # and = shift (mod size) from its far edge; the error fills the windows it reaches.
+            wrong = max(_next_at(wrong, -attention.shift, size), _next_at(wrong, attention.shift, size))
+            wrong += 1  # MBConv depthwise 3x3
+        wrong += 2  # body_end and to_pixels, 3x3 each
+        wrong = max(wrong, 2)  # the bicubic kernel reaches 2 input pixels
+        return math.ceil(wrong / size) * size
+
+
+def _next_at(distance: int, offset: int, period: int) -> int:
+    """The smallest d >= ``distance`` with d = ``offset`` (mod ``period``)."""
+    return distance + (offset - distance) % period
+
+
+def build_super_resolution(config: SuperResolutionConfig) -> EfficientViTSR:
+    """The EfficientViT-SR model of ``config``."""
+    return EfficientViTSR(config)

@@ -1,0 +1,136 @@
+"""EfficientViT-SR: output shapes for any size, bicubic at initialisation, windowed attention, sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from efficientvit import create_model, get_model_info, list_models
+from efficientvit.benchmark.macs import count_macs, count_params
+from efficientvit.models.super_resolution import (
+    SR_CONFIGS,
+    EfficientViTSR,
+    SuperResolutionConfig,
+    WindowedLiteMLA,
+    build_super_resolution,
+)
+
+SR_MODELS = list_models("efficientvit-sr-*")
+# The table in the module docstring of efficientvit.models.super_resolution.
+PARAMS = {
+    ("full", 2): 138_300,
+    ("full", 3): 144_795,
+    ("full", 4): 153_888,
+    ("0.75w", 2): 82_560,
+    ("0.75w", 3): 87_435,
+    ("0.75w", 4): 94_260,
+}
+
+
+def _randomised(model: EfficientViTSR, seed: int = 0) -> EfficientViTSR:
+    """``model`` with a non-zero last conv, so that its output is not just bicubic."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight = model.to_pixels.conv.weight
+        weight.copy_(0.05 * torch.randn(weight.shape, generator=generator))
+    return model
+
+
+def test_registry_has_both_sizes_at_three_scales() -> None:
+    expected = sorted(f"efficientvit-sr-{size}-x{s}" for size in ("full", "0.75w") for s in (2, 3, 4))
+    assert expected == SR_MODELS
+    for name in SR_MODELS:
+        info = get_model_info(name)
+        assert info.task == "sr" and not info.official and info.checkpoint is None and info.head is None
+        assert info.scale == int(name[-1]) and info.num_classes == 0 and info.class_names == ()
+
+
+@pytest.mark.parametrize(("size", "scale"), list(PARAMS))
+def test_parameter_counts_match_the_documented_table(size: str, scale: int) -> None:
+    with torch.device("meta"):
+        model = create_model(f"efficientvit-sr-{size}-x{scale}")
+    assert count_params(model) == PARAMS[size, scale]
+    assert count_params(model) * 4 < 1_000_000  # float32 weights well under 1 MB
+    assert count_macs(model, (1, 3, *get_model_info(f"efficientvit-sr-{size}-x{scale}").resolution)) > 0
+
+
+@pytest.mark.parametrize("name", SR_MODELS)
+@pytest.mark.parametrize(("height", "width"), [(17, 23), (1, 1), (8, 8)])
+def test_any_input_size_gives_scale_times_the_size(name: str, height: int, width: int) -> None:
+    model = _randomised(create_model(name))
+    scale = get_model_info(name).scale
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, height, width, generator=torch.Generator().manual_seed(0)))
+    assert out.shape == (2, 3, height * scale, width * scale) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_untrained_model_is_exactly_bicubic(scale: int) -> None:
+    model = create_model("efficientvit-sr-0.75w-x2", scale=scale)
+    x = torch.rand(1, 3, 19, 26, generator=torch.Generator().manual_seed(scale))
+    with torch.no_grad():
+        out = model(x)
+    expected = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+
+
+def _naive_windowed(attention: WindowedLiteMLA, qkv: torch.Tensor) -> torch.Tensor:
+    """ReLU attention run separately on every window's real tokens (no padding), then reassembled."""
+    size, shift = attention.window_size, attention.shift
+    height, width = qkv.shape[-2:]
+    out = torch.zeros(qkv.shape[0], qkv.shape[1] // 3, height, width)
+    row_edges = sorted({0, height, *range(-shift % size or size, height, size)})
+    col_edges = sorted({0, width, *range(-shift % size or size, width, size)})
+    for top, bottom in itertools.pairwise(row_edges):
+        for left, right in itertools.pairwise(col_edges):
+            window = qkv[:, :, top:bottom, left:right]
+            out[:, :, top:bottom, left:right] = super(WindowedLiteMLA, attention).relu_attention(window)
+    return out
+
+
+@pytest.mark.parametrize(("shift", "height", "width"), [(0, 16, 24), (0, 13, 21), (4, 16, 24), (4, 13, 5)])
+def test_windowed_attention_attends_within_each_window(shift: int, height: int, width: int) -> None:
+    attention = WindowedLiteMLA(32, head_dim=8, window_size=8, shift=shift)
+    qkv = torch.randn(2, 3 * 32, height, width, generator=torch.Generator().manual_seed(shift + height))
+    expected = _naive_windowed(attention, qkv)
+    torch.testing.assert_close(attention.relu_attention(qkv), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_tile_margin_covers_the_receptive_field() -> None:
+    """A change at one input pixel moves no output farther than ``tile_margin`` input pixels away."""
+    model = _randomised(build_super_resolution(SR_CONFIGS["0.75w"]))
+    assert model.tile_margin == 24
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    changed = x.clone()
+    changed[..., 32, 32] += 1.0
+    with torch.no_grad():
+        diff = (model(changed) - model(x)).abs().amax(dim=(0, 1))  # (128, 128)
+    rows, cols = (diff > 1e-6).nonzero(as_tuple=True)
+    reach = max((rows // 2 - 32).abs().max(), (cols // 2 - 32).abs().max())
+    assert 0 < reach <= model.tile_margin
+
+
+def test_batch_elements_are_independent_and_bf16_autocast_stays_close() -> None:
+    model = _randomised(create_model("efficientvit-sr-full-x2"))
+    x = torch.rand(3, 3, 20, 28, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        batched = model(x)
+        single = torch.cat([model(x[i : i + 1]) for i in range(3)])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model(x)
+    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-5)
+    assert (bf16.float() - batched).abs().max() < 0.05
+
+
+def test_config_is_frozen_and_overrides_go_through_the_registry() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SR_CONFIGS["full"].width = 8  # type: ignore[misc]
+    model = create_model("efficientvit-sr-full-x2", width=16, depth=1, head_dim=8)
+    assert model.config == SuperResolutionConfig(width=16, depth=1, head_dim=8, scale=2)
+    assert model(torch.rand(1, 3, 5, 7)).shape == (1, 3, 10, 14)
+    with pytest.raises(TypeError, match="widht"):
+        create_model("efficientvit-sr-full-x2", widht=16)
