@@ -15,7 +15,7 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 
 if TYPE_CHECKING:
-    from efficientvit.zoo import HubFile
+    from efficientvit.zoo import Checkpoint
 
 HUB_PREFIX = "hf://"
 OFFICIAL = "official"
@@ -27,7 +27,7 @@ def load_weights(
     weights: str | os.PathLike[str],
     *,
     model_name: str,
-    default_checkpoint: HubFile | None = None,
+    default_checkpoint: Checkpoint | None = None,
 ) -> None:
     """Load ``weights`` (a file, ``hf://owner/repo/file`` or ``"official"``) into ``model`` strictly."""
     path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
@@ -37,7 +37,7 @@ def load_weights(
 
 
 def resolve_weights(
-    weights: str | os.PathLike[str], *, model_name: str, default_checkpoint: HubFile | None = None
+    weights: str | os.PathLike[str], *, model_name: str, default_checkpoint: Checkpoint | None = None
 ) -> Path:
     """A local path for ``weights``, downloading hub references into the hub cache."""
     text = os.fspath(weights)
@@ -47,6 +47,15 @@ def resolve_weights(
                 f"{model_name} has no official checkpoint; pick a name with a resolution suffix "
                 f"(e.g. {model_name}-r224, see `efficientvit models`) or pass a local file"
             )
+        from efficientvit.zoo import PackagedFile
+
+        if isinstance(default_checkpoint, PackagedFile):
+            if not default_checkpoint.path.is_file():
+                raise EfficientViTError(
+                    f"{model_name}: the packaged checkpoint {default_checkpoint.path} is missing; "
+                    "reinstall efficientvit"
+                )
+            return default_checkpoint.path
         return download(default_checkpoint.repo_id, default_checkpoint.filename)
     if text.startswith(HUB_PREFIX):
         parts = text[len(HUB_PREFIX) :].split("/", 2)

@@ -12,6 +12,7 @@ import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from torch import nn
@@ -60,6 +61,26 @@ class HubFile:
         return f"hf://{self.repo_id}/{self.filename}"
 
 
+ASSETS = Path(__file__).parent / "assets"
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A checkpoint shipped inside the package (``efficientvit/assets/``): works offline, no download."""
+
+    filename: str
+
+    @property
+    def path(self) -> Path:
+        return ASSETS / self.filename
+
+    def __str__(self) -> str:
+        return f"package://efficientvit/assets/{self.filename}"
+
+
+Checkpoint = HubFile | PackagedFile
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """Everything the registry knows about one model name."""
@@ -74,7 +95,7 @@ class ModelInfo:
     resolution: tuple[int, int]
     """(height, width) of the paper's measurements and the checkpoint's training/evaluation; for
     super-resolution the low-resolution input size of the usual cost measurement (a 1280x720 output)."""
-    checkpoint: HubFile | None
+    checkpoint: Checkpoint | None
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     crop_ratio: float | None = None

@@ -43,7 +43,11 @@ def test_resume_may_extend_epochs_but_not_change_the_recipe(
 
 def test_user_errors_are_one_line(cli: Callable, synthetic: Callable[..., Path], tmp_path: Path) -> None:
     cli("train", "--model", "efficientvit-b0").assert_user_error("--task", "--data", "--resume")
-    cli("train", *SEG, "--data", tmp_path / "missing", *FAST).assert_user_error(str(tmp_path / "missing"))
+    run = tmp_path / "run"
+    cli("train", *SEG, "--data", tmp_path / "missing", "-o", run, *FAST).assert_user_error(
+        str(tmp_path / "missing")
+    )
+    assert not run.exists()  # nothing is written for a run that cannot start
     empty = tmp_path / "empty"
     empty.mkdir()
     cli("train", *SEG, "--data", empty, "--output", tmp_path / "r", *FAST).assert_user_error(

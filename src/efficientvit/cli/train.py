@@ -96,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--resolution", type=positive_int, help="classification input size")
     group.add_argument("--crop-size", type=_size, help="segmentation training crop, e.g. 512 or 512x1024")
     group.add_argument("--patch-size", type=positive_int, help="super-resolution HR training patch (96)")
+    group.add_argument("--repeat", type=positive_int, help="visit each training sample N times per epoch")
     group.add_argument("--seed", type=int)
     group.add_argument("--checkpoint-every", type=int, help="also save last.pt every N steps")
     group.add_argument("--eval-every", type=positive_int, help="evaluate every N epochs (default 1)")

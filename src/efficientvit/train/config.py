@@ -59,6 +59,9 @@ class TrainConfig:
     """Super-resolution factor."""
     patch_size: int = 96
     """Super-resolution training patch, in high-resolution pixels."""
+    repeat: int = 1
+    """Visit every training sample this many times per epoch (with fresh augmentation each time): useful when
+    a dataset has a few large images, as in super-resolution."""
     workers: int = 2
     seed: int = 0
     checkpoint_every: int = 0

@@ -43,6 +43,20 @@ class RunData:
     class_names: list[str]
 
 
+class RepeatedDataset(Dataset):
+    """``dataset`` repeated ``times`` times: item ``i`` is ``dataset[i % len(dataset)]``."""
+
+    def __init__(self, dataset: Dataset, times: int) -> None:
+        self.dataset, self.times = dataset, times
+        self.classes = getattr(dataset, "classes", ())
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.times  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> object:
+        return self.dataset[index % len(self.dataset)]  # type: ignore[arg-type]
+
+
 def dataset_num_classes(dataset: Dataset) -> int:
     """Number of classes a classification or segmentation dataset labels (0 when it has none)."""
     if hasattr(dataset, "num_classes"):
@@ -109,6 +123,8 @@ def build_run_data(config: TrainConfig, info: ModelInfo, context: DistributedCon
     train_set = build_dataset(config.task, config.data, "train", transform=train_tf, **common)
     val_set = build_dataset(config.task, config.data, "val", transform=eval_tf, **common)
     num_classes = config.num_classes or dataset_num_classes(train_set)
+    if config.repeat > 1:
+        train_set = RepeatedDataset(train_set, config.repeat)
     train_sampler = ResumableBatchSampler(
         len(train_set),
         batch_size=config.batch_size,

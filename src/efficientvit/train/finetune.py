@@ -10,7 +10,7 @@ from torch import nn
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.weights import read_state_dict, resolve_weights
-from efficientvit.zoo import HubFile
+from efficientvit.zoo import Checkpoint
 
 __all__ = ["LoadReport", "load_pretrained"]
 
@@ -39,7 +39,7 @@ def load_pretrained(
     weights: str | os.PathLike[str],
     *,
     model_name: str,
-    default_checkpoint: HubFile | None = None,
+    default_checkpoint: Checkpoint | None = None,
 ) -> LoadReport:
     """Load every tensor of ``weights`` whose name and shape match ``model``; report the rest.
 

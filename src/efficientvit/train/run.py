@@ -126,7 +126,8 @@ def _history(path: Path, before_epoch: int) -> list[dict[str, Any]]:
     return kept
 
 
-def _prepare_output(config: TrainConfig, resume: bool, context: DistributedContext) -> Path:
+def _check_output(config: TrainConfig, resume: bool) -> Path:
+    """The run directory, checked to hold a run to resume, or none to overwrite."""
     output = Path(config.output)
     last = output / "last.pt"
     if resume:
@@ -136,9 +137,6 @@ def _prepare_output(config: TrainConfig, resume: bool, context: DistributedConte
         raise EfficientViTError(
             f"{output} already holds a run; continue it with --resume {output} or choose another --output"
         )
-    if context.is_main:
-        output.mkdir(parents=True, exist_ok=True)
-        config.save(output / "config.json")
     return output
 
 
@@ -152,12 +150,15 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
     context = init_distributed(config.device)
     configure_determinism(config)
     torch.manual_seed(config.seed + context.rank)
-    output = _prepare_output(config, resume, context)
+    output = _check_output(config, resume)
     log_path = output / "metrics.jsonl"
     show = config.progress and context.is_main
 
     data: RunData = build_run_data(config, info, context)
     model, info, report = build_training_model(config, data.num_classes)
+    if context.is_main:  # written once the data and the model are known to be usable
+        output.mkdir(parents=True, exist_ok=True)
+        config.save(output / "config.json")
     if report is not None and context.is_main:
         print(f"weights {config.weights}: {report.summary()}")
     model = model.to(context.device).train()
