@@ -263,6 +263,26 @@ class SamPredictor:
         """
         self._require_image()
         batch = self._check_batch(point_coords, point_labels, boxes, mask_input)
+        low_res, scores = self.decode(point_coords, point_labels, boxes, mask_input, multimask_output)
+        assert low_res.shape[0] == batch
+        masks = self.postprocess_masks(low_res)
+        if not return_logits:
+            masks = masks > 0.0
+        return masks, scores, low_res
+
+    def decode(
+        self,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None,
+        mask_input: torch.Tensor | None,
+        multimask_output: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt encoder + mask decoder on the current embedding, with gradients if enabled (fine-tuning).
+
+        Takes checked prompts in the 1024 frame (see :meth:`predict_torch`); returns the low-resolution
+        logits (B, C, 256, 256) and the predicted IoU scores (B, C).
+        """
         points = None
         if point_coords is not None:
             assert point_labels is not None
@@ -280,11 +300,7 @@ class SamPredictor:
             dense_prompt_embeddings=dense,
             multimask_output=multimask_output,
         )  # (B, C, 256, 256), (B, C)
-        assert low_res.shape[0] == batch
-        masks = self.postprocess_masks(low_res)
-        if not return_logits:
-            masks = masks > 0.0
-        return masks, scores, low_res
+        return low_res, scores
 
     def _check_batch(
         self,

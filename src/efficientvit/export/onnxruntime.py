@@ -1,0 +1,137 @@
+"""Run an exported ONNX model in ONNX Runtime: torch tensors in and out, and ``info``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from efficientvit.errors import EfficientViTError
+from efficientvit.export.onnx import METADATA_PREFIX
+from efficientvit.zoo import ModelInfo, get_model_info
+
+_NUMPY_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+}
+
+
+class OnnxRuntimeModel(nn.Module):
+    """An ``onnxruntime.InferenceSession`` behind a module interface: call it with torch tensors (positional
+    in the graph's input order, or by input name) and get torch tensors back, one or a tuple.
+
+    Inputs are cast to the dtypes the graph declares (so int64 point labels feed a float input) and outputs
+    come back on the first input's device. ``info`` is the registry metadata of the exported model, read from
+    the file (written by :func:`~efficientvit.export.onnx.export_onnx`) unless given, so that
+    ``efficientvit.inference.classify`` / ``segment`` accept this object in place of the PyTorch model.
+    ``threads`` sets ONNX Runtime's intra-op thread count (default: its own choice).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        info: ModelInfo | None = None,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        ort = _onnxruntime()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise EfficientViTError(f"ONNX model {self.path} not found; create it with export_onnx")
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=list(providers))
+        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
+            raise EfficientViTError(f"{self.path} is not a loadable ONNX model: {error}") from None
+        self.input_names = [node.name for node in self.session.get_inputs()]
+        self.output_names = [node.name for node in self.session.get_outputs()]
+        self._input_types = [_NUMPY_TYPES.get(node.type) for node in self.session.get_inputs()]
+        self.metadata: dict[str, str] = {
+            key.removeprefix(METADATA_PREFIX): value
+            for key, value in self.session.get_modelmeta().custom_metadata_map.items()
+            if key.startswith(METADATA_PREFIX)
+        }
+        self.graph = self.metadata.get("graph")
+        """What the file holds: classifier, segmenter, sam_image_encoder or sam_prompt_decoder (or None)."""
+        self.info = info if info is not None else _info_from_metadata(self.metadata)
+        if self.graph == "segmenter":
+            self.size_divisor = 32
+
+    def forward(
+        self, *inputs: torch.Tensor, **named: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if len(inputs) > len(self.input_names):
+            raise TypeError(f"{self.path.name} takes {len(self.input_names)} inputs, got {len(inputs)}")
+        feeds = dict(zip(self.input_names, inputs, strict=False))
+        for name, value in named.items():
+            if name not in self.input_names or name in feeds:
+                raise TypeError(f"unexpected or repeated input {name!r}; inputs: {self.input_names}")
+            feeds[name] = value
+        missing = [name for name in self.input_names if name not in feeds]
+        if missing:
+            raise TypeError(f"missing input(s) {missing} of {self.path.name}")
+        device = next(iter(feeds.values())).device if feeds else torch.device("cpu")
+        types = zip(self.input_names, self._input_types, strict=True)
+        arrays = {name: _to_numpy(feeds[name], dtype) for name, dtype in types}
+        outputs = [torch.from_numpy(out).to(device) for out in self.session.run(self.output_names, arrays)]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def extra_repr(self) -> str:
+        return f"path={str(self.path)!r}, graph={self.graph!r}, providers={self.session.get_providers()}"
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise EfficientViTError(
+            "running ONNX models needs ONNX Runtime: pip install onnxruntime (or onnxruntime-gpu)"
+        ) from None
+    return onnxruntime
+
+
+def _to_numpy(tensor: torch.Tensor, dtype: Any) -> np.ndarray:
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16
+        tensor = tensor.float()
+    array = tensor.numpy()
+    return np.ascontiguousarray(array if dtype is None else array.astype(dtype, copy=False))
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists back to the tuples of the frozen configs."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _info_from_metadata(metadata: dict[str, str]) -> ModelInfo | None:
+    """The registry entry named in the file with its recorded config overrides (None if not recorded)."""
+    name = metadata.get("model")
+    if name is None:
+        return None
+    try:
+        info = get_model_info(name)
+    except EfficientViTError:
+        return None
+    if "overrides" not in metadata:
+        return info
+    overrides = json.loads(metadata["overrides"])  # {"backbone": {field: value}, "head": {...}}
+    parts = {
+        part: dataclasses.replace(getattr(info, part), **{k: _as_tuples(v) for k, v in fields.items()})
+        for part, fields in overrides.items()
+    }
+    return dataclasses.replace(info, **parts)
