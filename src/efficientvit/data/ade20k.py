@@ -51,7 +51,6 @@ class ADE20KDataset(FileDataset):
     an int64 ``tv_tensors.Mask`` (H, W).
     """
 
-    num_classes = len(ADE20K_CLASSES)
     classes: tuple[str, ...] = ADE20K_CLASSES
 
     def __init__(
@@ -82,9 +81,6 @@ class ADE20KDataset(FileDataset):
             raise EfficientViTError(
                 f"{label_dir}: no image of {image_dir} has an annotation; expected {layout}"
             )
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def load(self, index: int) -> Any:
         image_path, label_path = self.samples[index]

@@ -74,7 +74,6 @@ class CityscapesDataset(FileDataset):
     an int64 ``tv_tensors.Mask`` (H, W) with values 0..18 or 255.
     """
 
-    num_classes = len(CITYSCAPES_CLASSES)
     classes: tuple[str, ...] = CITYSCAPES_CLASSES
 
     def __init__(
@@ -112,9 +111,6 @@ class CityscapesDataset(FileDataset):
                 f"{label_dir}: no image of {image_dir} has a label file; expected {layout}"
             )
         self._table = cityscapes_train_id_table()
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def load(self, index: int) -> Any:
         image_path, label_path = self.samples[index]

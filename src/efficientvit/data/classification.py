@@ -69,13 +69,6 @@ class ImageFolderDataset(FileDataset):
         if not self.samples:
             raise EfficientViTError(f"{directory}: class folders contain no image files; expected {layout}")
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def load(self, index: int) -> Any:
         path, label = self.samples[index]
         image = load_image(path)  # (3, H, W) uint8

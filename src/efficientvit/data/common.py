@@ -11,7 +11,7 @@ import os
 import struct
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -154,17 +154,26 @@ def find_images(directory: Path, *, recursive: bool = False) -> list[Path]:
 class FileDataset(Dataset, ABC):
     """A map-style dataset whose samples are read from files, with ``on_error`` handling.
 
-    Subclasses implement :meth:`__len__` and :meth:`load`. With ``on_error="raise"`` an
+    Subclasses fill ``samples`` (one entry per item), set ``classes`` if they label classes, and implement
+    :meth:`load`. With ``on_error="raise"`` an
     :class:`EfficientViTError` from :meth:`load` propagates; with ``"skip"`` it is turned into one
     ``UserWarning`` per bad sample (naming the file) and the next index (modulo the length) is tried.
     """
 
+    classes: Sequence[str] = ()
+    """Class names in label order (empty for datasets without classes)."""
+
     def __init__(self, on_error: OnError) -> None:
         self.on_error = check_on_error(on_error)
         self._warned: set[int] = set()
+        self.samples: Sequence[Any] = []
 
-    @abstractmethod
-    def __len__(self) -> int: ...
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.samples)
 
     @abstractmethod
     def load(self, index: int) -> Any:

@@ -87,13 +87,6 @@ class SegmentationFolderDataset(FileDataset):
         if not self.samples:
             raise EfficientViTError(f"{mask_dir}: no image of {image_dir} has a mask; expected {layout}")
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def load(self, index: int) -> Any:
         image_path, mask_path = self.samples[index]
         image = load_image(image_path)  # (3, H, W) uint8

@@ -79,9 +79,6 @@ class SuperResolutionFolderDataset(FileDataset):
         if not self.samples:
             raise EfficientViTError(f"{directory}: contains no image files; expected {layout}")
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.samples[index]
         hr = load_image(path)  # (3, H, W) uint8
