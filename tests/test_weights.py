@@ -137,5 +137,5 @@ def test_offline_without_cache_says_how_to_pass_a_local_file(hub_cache) -> None:
 def test_bad_hub_reference_and_models_without_official_weights() -> None:
     with pytest.raises(EfficientViTError, match="hf://OWNER/REPO/FILENAME"):
         create_model(NAME, weights="hf://just-a-repo")
-    with pytest.raises(EfficientViTError, match="no official checkpoint"):
+    with pytest.raises(EfficientViTError, match="no published checkpoint"):
         create_model("efficientvit-b0", weights="official")

@@ -44,8 +44,9 @@ def resolve_weights(
     if text == OFFICIAL:
         if default_checkpoint is None:
             raise EfficientViTError(
-                f"{model_name} has no official checkpoint; pick a name with a resolution suffix "
-                f"(e.g. {model_name}-r224, see `efficientvit models`) or pass a local file"
+                f"{model_name} has no published checkpoint; `efficientvit models` shows which models "
+                "have one (for classifiers: the names with a resolution suffix such as -r224), "
+                "or pass a local file"
             )
         from efficientvit.zoo import PackagedFile
 

@@ -7,11 +7,11 @@ import os
 import sys
 
 from efficientvit import __version__
-from efficientvit.cli import classify, demo, evaluate, models, sam, segment, train
+from efficientvit.cli import bench, classify, demo, evaluate, export, models, sam, segment, train, upscale
 from efficientvit.cli.common import one_line
 from efficientvit.errors import EfficientViTError
 
-COMMANDS = (models, classify, segment, sam, train, evaluate, demo)
+COMMANDS = (models, classify, segment, sam, export, upscale, train, evaluate, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,14 @@ import json
 
 from tqdm import tqdm
 
-from efficientvit.cli.common import add_model_arguments, load_model, positive_int, progress
+from efficientvit.cli.common import (
+    add_backend_arguments,
+    add_model_arguments,
+    fixed_batch,
+    load_backend_model,
+    positive_int,
+    progress,
+)
 from efficientvit.data.images import list_images, read_image
 from efficientvit.inference import classify
 
@@ -23,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders of images"
     )
     add_model_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument("--top-k", "-k", type=positive_int, default=5, help="labels per image (default 5)")
     parser.add_argument(
         "--batch-size", type=positive_int, default=16, help="images per forward pass (default 16)"
@@ -39,12 +47,13 @@ def format_block(path: str, predictions: list[tuple[str, float]]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Classify every image in ``args.inputs`` in batches and print the results."""
     paths = list_images(args.inputs)
-    model = load_model(args.model, args.weights, args.device, "cls")
+    model = load_backend_model(args, "cls")
+    batch_size = fixed_batch(model) or args.batch_size  # a --static ONNX graph takes one image at a time
     results: list[dict[str, object]] = []
     with progress(paths, "image") as bar:
         for start in range(0, len(paths), args.batch_size):
             chunk = paths[start : start + args.batch_size]
-            batch = classify(model, [read_image(path) for path in chunk], args.top_k)
+            batch = classify(model, [read_image(path) for path in chunk], args.top_k, batch_size=batch_size)
             for path, predictions in zip(chunk, batch, strict=True):
                 if not args.json:
                     tqdm.write(("\n" if results else "") + format_block(str(path), predictions))

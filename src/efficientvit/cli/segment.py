@@ -9,7 +9,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from efficientvit.cli.common import add_model_arguments, load_model, positive_int, progress, unit_float
+from efficientvit.cli.common import (
+    add_backend_arguments,
+    add_model_arguments,
+    load_backend_model,
+    positive_int,
+    progress,
+    unit_float,
+)
 from efficientvit.data.images import list_images, read_image, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.inference import overlay, segment
@@ -29,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders of images"
     )
     add_model_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument("--output", "-o", required=True, type=Path, metavar="OUT_DIR", help="output folder")
     parser.add_argument(
         "--alpha", type=unit_float, default=0.5, help="overlay opacity in [0, 1] (default 0.5)"
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Segment every image in ``args.inputs`` and write its overlay and label map."""
     paths = list_images(args.inputs)
     check_stems(paths)
-    model = load_model(args.model, args.weights, args.device, "seg")
+    model = load_backend_model(args, "seg")
     info = model.info
     with progress(paths, "image") as bar:
         for path in paths:

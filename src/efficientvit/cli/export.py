@@ -1,0 +1,230 @@
+"""`efficientvit export`: an ONNX file of a model, run once in ONNX Runtime against PyTorch as a check."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from efficientvit.cli.common import one_line, positive_int
+from efficientvit.errors import EfficientViTError
+from efficientvit.inference.preprocess import TASK_NAMES
+from efficientvit.weights import load_weights
+from efficientvit.zoo import ModelInfo, create_model, get_model_info
+
+SIZE_MULTIPLE = 32
+PARTS = ("encoder", "decoder")
+_SEED = 0
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """argparse type: ``HxW`` or ``N`` (square), positive integers."""
+    parts = text.lower().split("x")
+    try:
+        if len(parts) not in (1, 2):
+            raise ValueError
+        sides = tuple(int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH or N, got {text!r}") from None
+    if min(sides) < 1:
+        raise argparse.ArgumentTypeError(f"sides must be >= 1, got {text!r}")
+    return (sides[0], sides[-1])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `export` command."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a model to ONNX, checked in ONNX Runtime",
+        description="Write an ONNX file of a classifier, segmenter or EfficientViT-SAM part (BatchNorms "
+        "folded; dynamic batch and, for classifiers and segmenters, dynamic height and width in multiples "
+        "of 32), then run it once in ONNX Runtime on a random input and print its difference from PyTorch, "
+        "its size and its inputs and outputs.",
+    )
+    parser.add_argument(
+        "--model", "-m", required=True, help="registered model name (see `efficientvit models`)"
+    )
+    parser.add_argument(
+        "--weights",
+        "-w",
+        default="official",
+        help="checkpoint: a local .pt/.pth/.safetensors file, hf://OWNER/REPO/FILE, or 'official' (default)",
+    )
+    parser.add_argument("--format", default="onnx", choices=("onnx",), help="file format (default onnx)")
+    parser.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="file to write")
+    parser.add_argument(
+        "--resolution",
+        type=resolution,
+        default=None,
+        metavar="HxW",
+        help="traced image size, HEIGHTxWIDTH or N (default: the model's resolution); dynamic exports "
+        "accept other multiples of 32 at run time",
+    )
+    parser.add_argument(
+        "--static", action="store_true", help="fix the graph to batch 1 at --resolution (no dynamic sizes)"
+    )
+    parser.add_argument("--no-fuse", action="store_true", help="keep the BatchNorms (default: fold them)")
+    parser.add_argument(
+        "--opset", type=positive_int, default=None, help="ONNX opset (default: the exporter's)"
+    )
+    parser.add_argument(
+        "--part",
+        choices=PARTS,
+        default=None,
+        help="SAM models only: the image encoder (default) or the prompt encoder + mask decoder",
+    )
+    parser.set_defaults(run=run)
+
+
+def check_arguments(info: ModelInfo, part: str | None, size: tuple[int, int] | None) -> str:
+    """The part to export (``encoder`` for every non-SAM model), after refusing options that do not apply."""
+    if info.task not in ("cls", "seg", "sam"):
+        raise EfficientViTError(
+            f"{info.name} is a {TASK_NAMES.get(info.task, info.task)} model; ONNX export supports "
+            "classification, segmentation and SAM models"
+        )
+    if part is not None and info.task != "sam":
+        raise EfficientViTError(
+            f"--part applies to SAM models only; {info.name} is a {TASK_NAMES[info.task]} model: drop --part"
+        )
+    part = part or "encoder"
+    if part == "decoder" and size is not None:
+        raise EfficientViTError("--resolution does not apply to --part decoder (it takes 64x64 embeddings)")
+    return part
+
+
+def check_resolution(model: nn.Module, size: tuple[int, int], *, dynamic: bool) -> None:
+    """Refuse a traced size that the exported graph could not serve, naming a valid one."""
+    from efficientvit.export.onnx import _smallest_dynamic_side
+
+    info: ModelInfo = model.info  # type: ignore[assignment]
+    if info.task == "sam":
+        return  # the encoder keeps its traced size; only the batch is dynamic
+    height, width = size
+    multiple = info.task == "seg" or dynamic
+    smallest = _smallest_dynamic_side(model) if dynamic else SIZE_MULTIPLE if multiple else 1
+    if (multiple and (height % SIZE_MULTIPLE or width % SIZE_MULTIPLE)) or min(size) < smallest:
+        valid = "x".join(str(max(smallest, -(-side // SIZE_MULTIPLE) * SIZE_MULTIPLE)) for side in size)
+        why = "a segmenter's" if info.task == "seg" else "a dynamic export's"
+        raise EfficientViTError(
+            f"--resolution {height}x{width}: {why} sides must be multiples of {SIZE_MULTIPLE}"
+            + (f" and at least {smallest}" if dynamic else "")
+            + f", e.g. --resolution {valid}"
+            + (" (or --static)" if dynamic and info.task == "cls" else "")
+        )
+
+
+def example_inputs(model: nn.Module, size: tuple[int, int] | None) -> tuple[torch.Tensor, ...]:
+    """A random input of batch 1 for the check: an image of ``size``, or for the SAM decoder an embedding,
+    one click and a box, and no mask input."""
+    generator = torch.Generator().manual_seed(_SEED)
+    if size is None:  # SamPromptDecoder
+        return (
+            torch.randn(1, 256, 64, 64, generator=generator),
+            torch.rand(1, 3, 2, generator=generator) * 1024,
+            torch.tensor([[1.0, 2.0, 3.0]]),  # a foreground click, then the box's two corners
+            torch.zeros(1, 1, 256, 256),
+            torch.zeros(1),
+        )
+    return (torch.randn(1, 3, *size, generator=generator),)
+
+
+def _as_tuple(output: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return output if isinstance(output, tuple) else (output,)
+
+
+def max_difference(
+    model: nn.Module, runtime: nn.Module, inputs: tuple[torch.Tensor, ...]
+) -> tuple[float, bool, list[tuple[int, ...]]]:
+    """The largest |ONNX Runtime - PyTorch| over all outputs, whether every output is within the golden
+    tolerance (``1e-4 * max|PyTorch| + 1e-5``, per output), and the output shapes."""
+    from efficientvit.reference import golden_tolerance
+
+    with torch.inference_mode():
+        expected = _as_tuple(model(*inputs))
+    ours = _as_tuple(runtime(*inputs))
+    differences = [(a.float() - b.float()).abs().max().item() for a, b in zip(ours, expected, strict=True)]
+    within = all(d <= golden_tolerance(e.float()) for d, e in zip(differences, expected, strict=True))
+    return max(differences), within, [tuple(out.shape) for out in ours]
+
+
+def describe(path: Path) -> tuple[int, int | None]:
+    """Bytes of the ONNX file plus any external weight files it references, and its ONNX opset."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    locations = {
+        entry.value
+        for tensor in proto.graph.initializer
+        for entry in tensor.external_data
+        if entry.key == "location"
+    }
+    size = path.stat().st_size + sum((path.parent / name).stat().st_size for name in locations)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    return size, opset
+
+
+def _dims(shape: list[int | str | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export ``args.model`` to ``args.output`` and check it in ONNX Runtime."""
+    from efficientvit.export import OnnxRuntimeModel, SamPromptDecoder, export_onnx
+
+    info = get_model_info(args.model)
+    part = check_arguments(info, args.part, args.resolution)
+    if args.output.is_dir():
+        raise EfficientViTError(f"--output {args.output} is a folder; give a file name such as model.onnx")
+    model = create_model(args.model)  # checks come before a possibly long download of the weights
+    size = None if part == "decoder" else args.resolution or info.resolution
+    if size is not None:
+        check_resolution(model, size, dynamic=not args.static)
+    load_weights(model, args.weights, model_name=info.name, default_checkpoint=info.checkpoint)
+    if part == "decoder":
+        model = SamPromptDecoder(model)
+    try:
+        path = export_onnx(
+            model,
+            args.output,
+            resolution=size,
+            dynamic=not args.static,
+            opset=args.opset,
+            fuse=not args.no_fuse,
+        )
+    except OSError as err:
+        raise EfficientViTError(f"cannot write {args.output}: {err.strerror or one_line(err)}") from None
+    runtime = OnnxRuntimeModel(path)
+    inputs = example_inputs(model, size)
+    difference, within, output_shapes = max_difference(model, runtime, inputs)
+
+    what = info.name
+    if info.task == "sam":
+        what += " prompt decoder" if part == "decoder" else " image encoder"
+    shapes = "static shapes" if args.static else "dynamic shapes"
+    fused = "BatchNorms kept" if args.no_fuse else "BatchNorms folded"
+    size_bytes, opset = describe(path)
+    print(f"{path}: {what}, {size_bytes / 1e6:.1f} MB, opset {opset}, {shapes}, {fused}")
+    session = runtime.session
+    rows = [
+        *(("input", node, tuple(x.shape)) for node, x in zip(session.get_inputs(), inputs, strict=True)),
+        *(("output", node, shape) for node, shape in zip(session.get_outputs(), output_shapes, strict=True)),
+    ]
+    width = max(len(node.name) for _, node, _ in rows)
+    for kind, node, checked in rows:
+        print(f"  {kind:<6}  {node.name:<{width}}  {_dims(node.shape)}  (checked: {_shape(checked)})")
+    shapes_text = ", ".join(_shape(tuple(x.shape)) for x in inputs)
+    where = f"a random {shapes_text} input" if len(inputs) == 1 else f"random inputs of {shapes_text}"
+    print(f"max |ONNX Runtime - PyTorch| = {difference:.3g} on {where}")
+    if not within:  # NaN compares False too
+        raise EfficientViTError(
+            f"{path} differs from PyTorch by {difference:.3g}, beyond 1e-4 of the output's range; the file "
+            "is kept, but do not deploy it: please report this with the model name and torch/onnx versions"
+        )
+    return 0

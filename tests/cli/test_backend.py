@@ -1,0 +1,201 @@
+"""`classify` / `segment --backend onnxruntime`: the same answers as PyTorch, from an exported file or from
+the export cache, and one-line errors for files that cannot serve the command."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from onnx import TensorProto, helper
+from PIL import Image
+from torch import nn
+
+from efficientvit import create_model
+from efficientvit.cli import main
+from efficientvit.cli.common import _writable, onnx_cache_name
+from efficientvit.export.onnx import METADATA_PREFIX
+from efficientvit.weights import save_safetensors
+from efficientvit.zoo import get_model_info
+
+CLS = "efficientvit-b0"
+SEG = "efficientvit-seg-b0-cityscapes"
+IMAGES = {"wide.png": (200, 300), "tall.png": (70, 45), "tiny.png": (1, 1)}
+
+
+def random_weights(directory: Path, name: str) -> Path:
+    """Seeded random weights written with ``save_safetensors``. Their scale (variance 1.5 / fan-in) lies
+    between the default init, after which every pixel gets the same label, and He's 2 / fan-in, after which
+    the segmenter's logits reach 1e4: outputs that depend on the input, so agreement means something."""
+    torch.manual_seed(0)
+    model = create_model(name)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.normal_(module.weight, std=(1.5 / module.weight[0].numel()) ** 0.5)
+            if module.bias is not None:
+                nn.init.normal_(module.bias, std=0.1)
+    return save_safetensors(model, directory / f"{name}.safetensors")
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """``main(args)`` with stdout and stderr captured (for module-scoped fixtures, where capsys is not)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder with the weights and test images; the ONNX export cache lives under it for this module."""
+    directory = tmp_path_factory.mktemp("backend")
+    rng = np.random.default_rng(0)
+    for name, size in IMAGES.items():
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(directory / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(directory / "cache"))
+        yield directory
+
+
+@pytest.fixture(scope="module")
+def weights(root: Path) -> dict[str, Path]:
+    return {name: random_weights(root, name) for name in (CLS, SEG)}
+
+
+@pytest.fixture(scope="module")
+def seg_onnx(root: Path, weights: dict[str, Path]) -> tuple[Path, str]:
+    """The segmenter exported with dynamic sizes at a small resolution by `efficientvit export`."""
+    path = root / "seg.onnx"
+    code, out, err = run_cli("export", "-m", SEG, "-w", weights[SEG], "-o", path, "--resolution", "160x224")
+    assert code == 0, err
+    return path, out
+
+
+def fake_onnx(path: Path, shape: list[int | str], metadata: dict[str, str]) -> Path:
+    """An identity graph with an ``images`` input of ``shape`` and the given efficientvit metadata."""
+    images = helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["logits"])], "fake", [images], [logits]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    helper.set_model_props(model, {METADATA_PREFIX + k: v for k, v in metadata.items()})
+    onnx.save(model, path)
+    return path
+
+
+def test_exported_segmenter_has_dynamic_sizes(seg_onnx: tuple[Path, str]) -> None:
+    path, out = seg_onnx
+    assert f"{path}: {SEG}," in out and "dynamic shapes" in out
+    assert "images  [batch, 3, 32*height_div32, 32*width_div32]  (checked: 1x3x160x224)" in out
+    difference = float(out.split("max |ONNX Runtime - PyTorch| = ")[1].split()[0])
+    assert difference < 1e-4
+
+
+@pytest.mark.parametrize("short_side", [160, 64])  # 64: below the graph's smallest traced side (160)
+def test_segment_backends_agree(cli, root: Path, weights, seg_onnx, short_side: int) -> None:
+    labels: dict[str, dict[str, np.ndarray]] = {}
+    for backend in ("pytorch", "onnxruntime"):
+        out_dir = root / f"seg-{backend}-{short_side}"
+        extra = ["--onnx", seg_onnx[0]] if backend == "onnxruntime" else []
+        args = ("segment", *IMAGES, "-m", SEG, "-w", weights[SEG], "--backend", backend, *extra)
+        result = cli(
+            *(root / a if a in IMAGES else a for a in args), "-o", out_dir, "--short-side", short_side
+        )
+        assert result.code == 0, result.err
+        labels[backend] = {n: np.asarray(Image.open(out_dir / f"{Path(n).stem}_labels.png")) for n in IMAGES}
+    for name, size in IMAGES.items():
+        ours, reference = labels["onnxruntime"][name], labels["pytorch"][name]
+        assert ours.shape == reference.shape == size
+        assert (ours == reference).mean() >= 0.999, name
+    assert len(np.unique(labels["pytorch"]["wide.png"])) > 1  # not a constant map: the check has teeth
+
+
+def test_classify_backends_agree_and_the_export_is_cached(cli, root: Path, weights) -> None:
+    images = [root / name for name in IMAGES]
+    args = ("classify", *images, "-m", CLS, "-w", weights[CLS], "--json", "--batch-size", "2")
+    reference = cli(*args)
+    assert reference.code == 0, reference.err
+
+    first = cli(*args, "--backend", "onnxruntime")  # exports into the cache, with a note
+    assert first.code == 0, first.err
+    cached = root / "cache" / "efficientvit" / "onnx" / onnx_cache_name(get_model_info(CLS), weights[CLS])
+    assert cached.is_file() and "note: first ONNX Runtime run" in first.err and str(cached) in first.err
+    again = cli(*args, "--backend", "onnxruntime")  # reuses it, silently
+    assert again.code == 0 and again.err == ""
+
+    expected = json.loads(reference.out)
+    for result in (first, again):
+        for ours, theirs in zip(json.loads(result.out), expected, strict=True):
+            assert ours["image"] == theirs["image"]
+            assert [p["label"] for p in ours["predictions"]] == [p["label"] for p in theirs["predictions"]]
+            for p, q in zip(ours["predictions"], theirs["predictions"], strict=True):
+                assert abs(p["probability"] - q["probability"]) <= 1e-4
+    top = [entry["predictions"][0]["probability"] for entry in expected]
+    assert max(top) - min(top) > 1e-4  # the output depends on the image: the check has teeth
+
+
+def test_cache_name_follows_the_weights_file(tmp_path: Path) -> None:
+    info = get_model_info(CLS)
+    checkpoint = tmp_path / "w.safetensors"
+    checkpoint.write_bytes(b"x")
+    before = onnx_cache_name(info, checkpoint)
+    assert before.startswith(f"{CLS}-") and before.endswith(".onnx")
+    assert onnx_cache_name(info, checkpoint) == before
+    os.utime(checkpoint, ns=(0, 123))
+    assert onnx_cache_name(info, checkpoint) != before
+    assert onnx_cache_name(get_model_info("efficientvit-b1"), checkpoint).startswith("efficientvit-b1-")
+
+
+def test_unwritable_cache_folders_are_skipped(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert not _writable(blocker / "cache")
+    assert _writable(tmp_path / "new" / "cache") and (tmp_path / "new" / "cache").is_dir()
+
+
+def test_a_graph_of_another_kind_or_model_is_refused(cli, root: Path, seg_onnx) -> None:
+    image, path = root / "wide.png", seg_onnx[0]
+    result = cli("classify", image, "-m", CLS, "--onnx", path)
+    result.assert_user_error(str(path), "segmenter", CLS)
+    other = "efficientvit-seg-b1-cityscapes"
+    result = cli("segment", image, "-m", other, "--onnx", path, "-o", root / "never")
+    result.assert_user_error(str(path), f"exported from {SEG}, not {other}", f"--model {SEG}")
+    assert not (root / "never").exists()
+
+
+def test_static_or_unlabelled_files_are_refused(cli, root: Path, tmp_path: Path) -> None:
+    image = root / "wide.png"
+    static_seg = fake_onnx(tmp_path / "s.onnx", [1, 3, 160, 224], {"graph": "segmenter", "model": SEG})
+    result = cli("segment", image, "-m", SEG, "--onnx", static_seg, "-o", tmp_path / "out")
+    result.assert_user_error(str(static_seg), "160x224", "without --static")
+    small_cls = fake_onnx(tmp_path / "c.onnx", [1, 3, 160, 160], {"graph": "classifier", "model": CLS})
+    result = cli("classify", image, "-m", CLS, "--onnx", small_cls)
+    result.assert_user_error(str(small_cls), "160x160", "224x224", "--resolution 224x224")
+    bare = fake_onnx(tmp_path / "bare.onnx", ["batch", 3, "h", "w"], {})
+    cli("classify", image, "-m", CLS, "--onnx", bare).assert_user_error(str(bare), "efficientvit export")
+
+
+def test_backend_argument_errors(cli, root: Path, tmp_path: Path) -> None:
+    image, path = root / "wide.png", tmp_path / "x.onnx"
+    result = cli("classify", image, "-m", CLS, "--backend", "pytorch", "--onnx", path)
+    result.assert_user_error("--onnx", "--backend onnxruntime")
+    cli("classify", image, "-m", CLS, "--onnx", path).assert_user_error(str(path), "not found")
+    missing = tmp_path / "none.safetensors"
+    result = cli("classify", image, "-m", CLS, "-w", missing, "--backend", "onnxruntime")
+    result.assert_user_error(str(missing), "no such checkpoint file")
+    result = cli("classify", image, "-m", CLS, "--backend", "onnxruntime", "--device", "mps")
+    result.assert_user_error("--device cpu or cuda")
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        result = cli("classify", image, "-m", CLS, "--backend", "onnxruntime", "--device", "cuda")
+        result.assert_user_error("onnxruntime-gpu")
+    assert cli("classify", image, "-m", CLS, "--backend", "tensorrt").code == 2
