@@ -191,6 +191,12 @@ SR_OUTPUT = (720, 1280)
 """Lightweight SR papers count MACs for a 1280x720 output; ``resolution`` is the input giving it."""
 
 
+SR_SHIPPED: dict[str, PackagedFile] = {
+    # Trained on this project's CPU from CC0 / public-domain photographs: see README, "Super-resolution".
+    "efficientvit-sr-full-x2": PackagedFile("efficientvit_sr_full_x2.safetensors"),
+}
+
+
 def _build_registry() -> dict[str, ModelInfo]:
     registry: dict[str, ModelInfo] = {}
     for size, head in CLS_HEADS.items():
@@ -242,7 +248,7 @@ def _build_registry() -> dict[str, ModelInfo]:
                 backbone=dataclasses.replace(config, scale=scale),
                 head=None,
                 resolution=(round(SR_OUTPUT[0] / scale), round(SR_OUTPUT[1] / scale)),
-                checkpoint=None,
+                checkpoint=SR_SHIPPED.get(name),
                 mean=(0.0, 0.0, 0.0),
                 std=(1.0, 1.0, 1.0),
                 official=False,
