@@ -1,0 +1,430 @@
+"""The benchmark harness: one timing method, one row type, and the run over our models, backends and peers.
+
+Timing: ``warmup`` untimed calls, then ``repeats`` timed ones under ``torch.inference_mode``; a row reports
+their median (the latency), their minimum, and images/s at batch 1. Slow peers (SAM ViT-H takes tens of
+seconds a call) get fewer repeats, never fewer than one, so that a row takes about ``peer_budget_s``.
+MACs are counted by ``torch.utils.flop_counter`` on a copy built on the meta device (nothing computed);
+the sgemm fraction is ``2 * MACs / latency`` over the machine's float32 matmul peak measured in the same
+run (:mod:`efficientvit.benchmark.sgemm`).
+
+Rows run one after another in one process: timings of a loaded machine are noise, so the machine (CPU,
+cores, threads, versions, load average before and after) is recorded with every report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from efficientvit.benchmark.backends import BACKENDS, PreparedBackend, prepare_backend
+from efficientvit.benchmark.latency import Latency
+from efficientvit.benchmark.macs import count_params
+from efficientvit.benchmark.peers import (
+    ATTENTION_MAPS,
+    DEFAULT_ATTENTION,
+    QUICK_ATTENTION_MAPS,
+    SAM_VIT_RESOLUTION,
+    SEGFORMER_SIZES,
+    SamImageEncoder,
+    SamPromptPath,
+    build_sam_vit,
+    build_segformer,
+    example_box,
+)
+from efficientvit.benchmark.sgemm import SgemmPeak, measure_sgemm, sgemm_fraction
+from efficientvit.errors import EfficientViTError
+from efficientvit.zoo import create_model, get_model_info
+
+PEER_GROUPS: tuple[str, ...] = ("segformer", "sam", "attention")
+"""``--peers`` choices; ``all`` adds SAM ViT-H to them (slow: minutes)."""
+SAM_MODEL = "efficientvit-sam-l0"
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One model run one way at one resolution."""
+
+    model: str
+    backend: str
+    resolution: str
+    """``HxW`` of the input image (of the token map for the attention blocks)."""
+    latency_ms: float
+    """The median of the timed calls."""
+    min_ms: float
+    images_per_s: float
+    macs: int | None
+    params: int | None
+    sgemm_fraction: float | None
+    """``2 * macs / latency`` over the measured sgemm peak."""
+    repeats: int
+    setup_s: float | None = None
+    """Preparation time: compile (the first call), export + session, folding."""
+    rel_diff: float | None = None
+    """Largest difference from the eager output, relative to the largest eager output value."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to run and how."""
+
+    models: tuple[str, ...] = ("efficientvit-seg-b1-cityscapes",)
+    resolutions: tuple[tuple[int, int], ...] = ((512, 1024), (1024, 2048))
+    """Image sizes for segmentation models (others run at their registry resolution)."""
+    backends: tuple[str, ...] = BACKENDS
+    peers: tuple[str, ...] = PEER_GROUPS
+    sam_vit_h: bool = False
+    threads: int = 2
+    warmup: int = 2
+    repeats: int = 10
+    peer_budget_s: float = 60.0
+    quick: bool = False
+    """Smaller sgemm, shorter attention sweep, one warm-up, small time budgets: a smoke run."""
+
+
+@dataclass
+class BenchReport:
+    """Everything one run measured."""
+
+    machine: dict[str, Any]
+    settings: BenchSettings
+    sgemm: SgemmPeak
+    rows: list[BenchRow] = field(default_factory=list)
+
+    def find(self, model: str, backend: str, resolution: str) -> BenchRow | None:
+        """The row of ``model`` run by ``backend`` at ``resolution``, if measured."""
+        return next(
+            (r for r in self.rows if (r.model, r.backend, r.resolution) == (model, backend, resolution)), None
+        )
+
+    def best(self, model: str, resolution: str) -> BenchRow | None:
+        """The fastest (lowest median) row of ``model`` at ``resolution``."""
+        rows = [r for r in self.rows if (r.model, r.resolution) == (model, resolution)]
+        return min(rows, key=lambda r: r.latency_ms, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "machine": self.machine,
+            "settings": dataclasses.asdict(self.settings),
+            "sgemm": dataclasses.asdict(self.sgemm),
+            "rows": [dataclasses.asdict(row) for row in self.rows],
+        }
+
+
+def time_call(
+    fn: Callable[[], object], *, warmup: int = 2, repeats: int = 10, budget_s: float | None = None
+) -> Latency:
+    """Median and minimum wall time of ``fn()`` in milliseconds after ``warmup`` untimed calls.
+
+    With ``budget_s`` (for slow models), warm-up stops after the first call once warm-up has taken half the
+    budget, and the repeats are cut so that they take about the budget (at least one).
+    """
+    estimate = None
+    spent = 0.0
+    with torch.inference_mode():
+        for _ in range(max(warmup, 1 if budget_s is not None else 0)):
+            start = time.perf_counter()
+            fn()
+            estimate = time.perf_counter() - start
+            spent += estimate
+            if budget_s is not None and spent > budget_s / 2:
+                break
+        if budget_s is not None and estimate:
+            repeats = max(1, min(repeats, int(budget_s / estimate)))
+        gc.collect()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+    return Latency(median_ms=statistics.median(times), min_ms=min(times), repeats=repeats)
+
+
+def count_macs_meta(build: Callable[[], nn.Module], inputs: Callable[[], Sequence[torch.Tensor]]) -> int:
+    """MACs of ``build()(*inputs())``, both made on the meta device: nothing is allocated or computed
+    (and ``scaled_dot_product_attention`` is counted, which the CPU kernel's flop formula misses)."""
+    with torch.device("meta"):
+        model = build().requires_grad_(False)  # outputs that are parameters would trip the module tracker
+        args = inputs()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(*args)
+    return counter.get_total_flops() // 2
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, torch threads, library versions and load average."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import onnxruntime
+
+        ort_version: str | None = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "onnxruntime": ort_version,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_start": _loadavg(),
+    }
+
+
+def describe_machine(machine: dict[str, Any]) -> str:
+    """The machine in a few lines, as printed above every table."""
+    lines = [
+        f"machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, threads: "
+        f"{machine['torch_threads']}; onnxruntime {machine['onnxruntime']}; "
+        f"Python {machine['python']}; {machine['platform']}",
+        f"load average (1, 5, 15 min): {_format_load(machine.get('loadavg_start'))} at the start"
+        + (f", {_format_load(machine['loadavg_end'])} at the end" if "loadavg_end" in machine else ""),
+    ]
+    return "\n".join(lines)
+
+
+def make_row(
+    model: str,
+    backend: str,
+    resolution: str,
+    latency: Latency,
+    *,
+    macs: int | None,
+    params: int | None,
+    sgemm: SgemmPeak | None,
+    batch: int = 1,
+    setup_s: float | None = None,
+    rel_diff: float | None = None,
+    note: str = "",
+) -> BenchRow:
+    """A row from a timing, with throughput and sgemm fraction worked out."""
+    fraction = sgemm_fraction(macs, latency.median_ms, sgemm.gflops) if macs and sgemm else None
+    return BenchRow(
+        model=model,
+        backend=backend,
+        resolution=resolution,
+        latency_ms=latency.median_ms,
+        min_ms=latency.min_ms,
+        images_per_s=batch * 1e3 / latency.median_ms,
+        macs=macs,
+        params=params,
+        sgemm_fraction=fraction,
+        repeats=latency.repeats,
+        setup_s=setup_s,
+        rel_diff=rel_diff,
+        note=note,
+    )
+
+
+def run_benchmark(settings: BenchSettings, *, log: Callable[[str], None] = lambda line: None) -> BenchReport:
+    """Measure the sgemm peak, then every row ``settings`` asks for, one after another; ``log`` gets a line
+    per finished row. Torch's thread count is set to ``settings.threads`` for the run and restored after."""
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        machine = machine_info()
+        sgemm = measure_sgemm(1024, repeats=3) if settings.quick else measure_sgemm()
+        log(sgemm.describe())
+        report = BenchReport(machine=machine, settings=settings, sgemm=sgemm)
+        with tempfile.TemporaryDirectory(prefix="efficientvit-bench-") as workdir:
+            _Run(settings, report, Path(workdir), log).all()
+        machine["loadavg_end"] = _loadavg()
+        return report
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+class _Run:
+    """The rows of one run, in order: our models through every backend, then the peers."""
+
+    def __init__(
+        self, settings: BenchSettings, report: BenchReport, workdir: Path, log: Callable[[str], None]
+    ) -> None:
+        self.settings = settings
+        self.report = report
+        self.workdir = workdir
+        self.log = log
+        self.warmup = 1 if settings.quick else settings.warmup
+        self.budget = min(settings.peer_budget_s, 5.0) if settings.quick else settings.peer_budget_s
+
+    def all(self) -> None:
+        models = list(self.settings.models)
+        if "sam" in self.settings.peers and SAM_MODEL not in models:
+            models.append(SAM_MODEL)
+        for name in models:
+            for resolution in self._resolutions(name):
+                self.ours(name, resolution)
+        if "segformer" in self.settings.peers:
+            for resolution in self.settings.resolutions:
+                for name in SEGFORMER_SIZES:
+                    self.peer(name, lambda n=name: build_segformer(n), resolution, note="transformers")
+        if "sam" in self.settings.peers:
+            self.sam()
+        if "attention" in self.settings.peers:
+            self.attention()
+
+    def add(self, row: BenchRow) -> None:
+        self.report.rows.append(row)
+        self.log(
+            f"{row.model} {row.backend} {row.resolution}: {row.latency_ms:.1f} ms median, "
+            f"{row.min_ms:.1f} ms min ({row.repeats} runs)"
+        )
+
+    def _resolutions(self, name: str) -> tuple[tuple[int, int], ...]:
+        info = get_model_info(name)
+        return self.settings.resolutions if info.task == "seg" else (info.resolution,)
+
+    def ours(self, name: str, resolution: tuple[int, int]) -> None:
+        """Our model ``name`` through every requested backend at ``resolution``."""
+        shape = (1, 3, *resolution)
+        model = create_model(name)
+        macs = count_macs_meta(lambda: create_model(name), lambda: (torch.zeros(shape),))
+        params = count_params(model)
+        x = torch.randn(shape)
+        reference: torch.Tensor | None = None
+        for backend in self.settings.backends:
+            try:
+                prepared = prepare_backend(backend, model, x, workdir=self.workdir)
+            except EfficientViTError as error:
+                self.log(f"{name} {backend}: skipped ({error})")
+                continue
+            if reference is None:
+                reference = prepared.output if backend == "eager" else _eager_output(model, x)
+            latency = time_call(prepared.run, warmup=self.warmup, repeats=self.settings.repeats)
+            self.add(
+                make_row(
+                    name,
+                    backend,
+                    _format_resolution(resolution),
+                    latency,
+                    macs=macs,
+                    params=params,
+                    sgemm=self.report.sgemm,
+                    setup_s=None if backend == "eager" else prepared.setup_s,
+                    rel_diff=None if backend == "eager" else _relative_difference(prepared, reference),
+                )
+            )
+            del prepared
+            gc.collect()
+
+    def peer(
+        self,
+        name: str,
+        build: Callable[[], nn.Module],
+        resolution: tuple[int, int],
+        *,
+        channels: int = 3,
+        note: str = "",
+    ) -> None:
+        """A peer model in eager mode (the baselines as their authors ship them) on a (1, channels, H, W)
+        input."""
+        shape = (1, channels, *resolution)
+        macs = count_macs_meta(build, lambda: (torch.zeros(shape),))
+        model = build()
+        x = torch.randn(shape)
+        latency = time_call(
+            lambda: model(x), warmup=self.warmup, repeats=self.settings.repeats, budget_s=self.budget
+        )
+        self.add(
+            make_row(
+                name,
+                "eager",
+                _format_resolution(resolution),
+                latency,
+                macs=macs,
+                params=count_params(model),
+                sgemm=self.report.sgemm,
+                note=note,
+            )
+        )
+
+    def sam(self) -> None:
+        """EfficientViT-SAM-L0's prompt path, then SAM ViT-B (and ViT-H) encoder and prompt path."""
+        self.prompt_path(
+            SAM_MODEL, lambda: SamPromptPath(create_model(SAM_MODEL)), get_model_info(SAM_MODEL).resolution
+        )
+        kinds = ["sam-vit-b", *(["sam-vit-h"] if self.settings.sam_vit_h else [])]
+        for kind in kinds:
+            self.peer(
+                f"{kind} encoder",
+                lambda k=kind: SamImageEncoder(build_sam_vit(k)),
+                SAM_VIT_RESOLUTION,
+                note="segment-anything",
+            )
+            self.prompt_path(kind, lambda k=kind: SamPromptPath(build_sam_vit(k)), SAM_VIT_RESOLUTION)
+
+    def prompt_path(self, name: str, build: Callable[[], SamPromptPath], resolution: tuple[int, int]) -> None:
+        shape = (1, 3, *resolution)
+        macs = count_macs_meta(build, lambda: (torch.zeros(shape), example_box()))
+        model = build().eval()
+        x, box = torch.randn(shape), example_box()
+        latency = time_call(
+            lambda: model(x, box), warmup=self.warmup, repeats=self.settings.repeats, budget_s=self.budget
+        )
+        self.add(
+            make_row(
+                f"{name} prompt path",
+                "eager",
+                _format_resolution(resolution),
+                latency,
+                macs=macs,
+                params=count_params(model),
+                sgemm=self.report.sgemm,
+                note="image encoder + prompt encoder + mask decoder, 1 box",
+            )
+        )
+
+    def attention(self) -> None:
+        """A softmax-attention block and a LiteMLA block of the same dimensions over growing token maps."""
+        pair = DEFAULT_ATTENTION
+        maps = QUICK_ATTENTION_MAPS if self.settings.quick else ATTENTION_MAPS
+        for height, width in maps:
+            for name, build in pair.builders().items():
+                self.peer(
+                    name, build, (height, width), channels=pair.channels, note=f"{height * width} tokens"
+                )
+
+
+def _eager_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(x)
+
+
+def _relative_difference(prepared: PreparedBackend, reference: torch.Tensor) -> float:
+    difference = (prepared.output.float() - reference.float()).abs().max().item()
+    return difference / max(reference.abs().max().item(), 1e-30)
+
+
+def _format_resolution(resolution: tuple[int, int]) -> str:
+    return f"{resolution[0]}x{resolution[1]}"
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _format_load(load: Sequence[float] | None) -> str:
+    return "unknown" if load is None else ", ".join(f"{value:.2f}" for value in load)
