@@ -91,9 +91,9 @@ def _compile(model: nn.Module, x: torch.Tensor, workdir: Path, threads: int) -> 
 def _onnxruntime(
     model: nn.Module, x: torch.Tensor, workdir: Path, threads: int
 ) -> Callable[[], torch.Tensor]:
-    from efficientvit.export.optimize import optimize_for_inference
     from efficientvit.export.onnx import export_onnx
     from efficientvit.export.onnxruntime import OnnxRuntimeModel
+    from efficientvit.export.optimize import optimize_for_inference
 
     height, width = x.shape[-2:]
     info = getattr(model, "info", None)
