@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from efficientvit.benchmark.latency import machine_description, measure_latency
 from efficientvit.benchmark.macs import count_macs
+from efficientvit.benchmark.quick import quick_comparison
 from efficientvit.data.images import read_image, save_png
 from efficientvit.data.super_resolution import bicubic_downscale
 from efficientvit.inference.super_resolution import upscale
@@ -98,7 +99,7 @@ def super_resolution_demo(output: Path) -> str:
 
 
 def run_demo(output: Path = Path("outputs/demo")) -> None:
-    """Upscale a bundled photograph, then print the zoo and the timings."""
+    """Upscale a bundled photograph, then print the zoo, the timings and a comparison with SegFormer."""
     print("EfficientViT: multi-scale ReLU linear attention (Cai et al., ICCV 2023)\n")
     print(super_resolution_demo(output))
     print()
@@ -109,6 +110,8 @@ def run_demo(output: Path = Path("outputs/demo")) -> None:
         f"on {machine_description()}:\n"
     )
     print(latency_table())
+    print("\nThe paper's point, speed at high resolution (`efficientvit bench` is the full comparison):\n")
+    print(quick_comparison())
     print(
         "\nNext: `efficientvit classify IMAGE --model efficientvit-b1-r224 --weights official` or "
         "`efficientvit segment IMAGE --model efficientvit-seg-b1-cityscapes --weights official -o out/`"

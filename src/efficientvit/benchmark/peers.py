@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from efficientvit.errors import EfficientViTError
 from efficientvit.layers import ConvNormAct, LiteMLA
 
 SEGFORMER_SIZES: dict[str, dict[str, object]] = {
@@ -51,7 +52,12 @@ class SegformerLogits(nn.Module):
 
 def build_segformer(name: str, num_classes: int = CITYSCAPES_CLASSES) -> SegformerLogits:
     """SegFormer ``name`` (a key of :data:`SEGFORMER_SIZES`), randomly initialised, in eval mode."""
-    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+    try:
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+    except ImportError:
+        raise EfficientViTError(
+            "the SegFormer peers need Hugging Face transformers: pip install 'efficientvit[bench]'"
+        ) from None
 
     config = SegformerConfig(
         hidden_sizes=[64, 128, 320, 512],
