@@ -63,4 +63,4 @@ def finetune_step(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
