@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from efficientvit.errors import EfficientViTError
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "save_png"]
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "open_image_file", "read_image", "save_png"]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -67,14 +68,10 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Read an image file as a uint8 RGB tensor of shape (3, H, W).
-
-    The EXIF orientation is applied. Alpha is dropped, not composited (transparent pixels keep their stored
-    colour); grey and palette images become RGB; CMYK is converted; 16-bit images are scaled to 8 bit (not
-    clipped); 32-bit float images are scaled from [0, 1] (or min-max rescaled if outside [0, 255]). For
-    multi-frame files (GIF, animated WebP, multi-page TIFF) the first frame is used.
-    """
+@contextmanager
+def open_image_file(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
+    """``PIL.Image.open(path)`` as a context manager whose failures, there or in the ``with`` body, become
+    one-line :class:`EfficientViTError` messages that start with the path."""
     name = os.fspath(path)
     p = Path(name)
     if not p.exists():
@@ -85,15 +82,7 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
         raise EfficientViTError(f"{name}: file is empty (0 bytes), not an image")
     try:
         with Image.open(p) as img:
-            img.load()
-            oriented = ImageOps.exif_transpose(img)
-            try:
-                arr = _to_rgb_array(oriented)
-            except ValueError as exc:
-                raise EfficientViTError(
-                    f"{name}: unsupported image mode {oriented.mode!r} ({_one_line(exc)}); "
-                    "convert it to RGB first"
-                ) from exc
+            yield img
     except EfficientViTError:
         raise
     except UnidentifiedImageError as exc:
@@ -108,6 +97,26 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
         raise EfficientViTError(
             f"{name}: image data is truncated or corrupt ({_one_line(exc)}); re-download or re-export it"
         ) from exc
+
+
+def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Read an image file as a uint8 RGB tensor of shape (3, H, W).
+
+    The EXIF orientation is applied. Alpha is dropped, not composited (transparent pixels keep their stored
+    colour); grey and palette images become RGB; CMYK is converted; 16-bit images are scaled to 8 bit (not
+    clipped); 32-bit float images are scaled from [0, 1] (or min-max rescaled if outside [0, 255]). For
+    multi-frame files (GIF, animated WebP, multi-page TIFF) the first frame is used.
+    """
+    with open_image_file(path) as img:
+        img.load()
+        oriented = ImageOps.exif_transpose(img)
+        try:
+            arr = _to_rgb_array(oriented)
+        except ValueError as exc:
+            raise EfficientViTError(
+                f"{os.fspath(path)}: unsupported image mode {oriented.mode!r} ({_one_line(exc)}); "
+                "convert it to RGB first"
+            ) from exc
     return torch.from_numpy(arr.transpose(2, 0, 1).copy())
 
 

@@ -26,16 +26,15 @@ offending path, as :mod:`efficientvit.data.images` does.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch import nn
 
-from efficientvit.data.images import _DECODE_ERRORS, _one_line
+from efficientvit.data.images import _one_line, open_image_file
 from efficientvit.errors import EfficientViTError
 from efficientvit.inference.super_resolution import DEFAULT_TILE, upscale, upscale_float
 
@@ -123,39 +122,9 @@ def check_destination(destination: str | os.PathLike[str], mode: str) -> tuple[P
     return path, fmt
 
 
-@contextmanager
-def _opened(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
-    """``Image.open(path)`` whose failures, there or in the ``with`` body, become one-line errors."""
-    name = os.fspath(path)
-    p = Path(name)
-    if not p.exists():
-        raise EfficientViTError(f"{name}: no such file")
-    if p.is_dir():
-        raise EfficientViTError(f"{name}: is a directory, not an image file")
-    if p.stat().st_size == 0:
-        raise EfficientViTError(f"{name}: file is empty (0 bytes), not an image")
-    try:
-        with Image.open(p) as img:
-            yield img
-    except EfficientViTError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise EfficientViTError(
-            f"{name}: not an image file Pillow can read (expected e.g. JPEG, PNG, BMP, WebP or TIFF)"
-        ) from exc
-    except PermissionError as exc:
-        raise EfficientViTError(f"{name}: permission denied; check the file's read permissions") from exc
-    except Image.DecompressionBombError as exc:
-        raise EfficientViTError(f"{name}: image is too large to decode safely ({_one_line(exc)})") from exc
-    except _DECODE_ERRORS as exc:
-        raise EfficientViTError(
-            f"{name}: image data is truncated or corrupt ({_one_line(exc)}); re-download or re-export it"
-        ) from exc
-
-
 def probe_output_mode(path: str | os.PathLike[str]) -> str:
     """The output mode of the image file ``path`` from its header alone (see :func:`output_mode`)."""
-    with _opened(path) as img:
+    with open_image_file(path) as img:
         return output_mode(img, os.fspath(path))
 
 
@@ -165,7 +134,7 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     Its mode is checked with :func:`output_mode`, so an image this returns can be upscaled.
     """
     name = os.fspath(path)
-    with _opened(path) as img:
+    with open_image_file(path) as img:
         output_mode(img, name)
         img.load()
         image = ImageOps.exif_transpose(img)
