@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -37,7 +38,7 @@ from efficientvit.train.checkpoint import (
 )
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.data import RunData, build_run_data
-from efficientvit.train.distributed import DistributedContext, init_distributed
+from efficientvit.train.distributed import DistributedContext, all_reduce_sum, init_distributed
 from efficientvit.train.ema import ModelEma
 from efficientvit.train.finetune import LoadReport, load_pretrained
 from efficientvit.train.loop import Position, evaluate, train_one_epoch
@@ -274,8 +275,6 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
 
 
 def _mean_loss(position: Position, context: DistributedContext) -> float:
-    from efficientvit.train.distributed import all_reduce_sum
-
     sums = all_reduce_sum(torch.tensor([position.loss_sum, float(position.samples)], dtype=torch.float64))
     return float(sums[0] / max(float(sums[1]), 1.0))
 
@@ -285,8 +284,6 @@ def _gather_rng_states(context: DistributedContext) -> list[dict[str, Any]]:
     state = capture_rng_state()
     if not context.distributed:
         return [state]
-    import torch.distributed as dist
-
     states: list[Any] = [None] * context.world_size
     dist.all_gather_object(states, state)
     return states
