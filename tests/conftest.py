@@ -24,6 +24,20 @@ def _offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read once at import, so patch it too
 
 
+@pytest.fixture(autouse=True)
+def _eager_by_default(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``backend="auto"`` runs eagerly in tests (an ONNX export per test model would take minutes), and the
+    export cache lives in a temporary folder; tests of the runtime itself undo both (``auto_backend``)."""
+    monkeypatch.setenv("EFFICIENTVIT_BACKEND", "eager")
+    monkeypatch.setenv("EFFICIENTVIT_CACHE", str(tmp_path_factory.getbasetemp() / "efficientvit-cache"))
+
+
+@pytest.fixture
+def auto_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``backend="auto"`` as users get it: the measured rules, not the tests' eager default."""
+    monkeypatch.delenv("EFFICIENTVIT_BACKEND")
+
+
 @pytest.fixture
 def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty Hugging Face hub cache folder that the hub client uses for this test."""

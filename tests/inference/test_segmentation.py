@@ -15,8 +15,8 @@ from torchvision.transforms.v2 import InterpolationMode
 from efficientvit import EfficientViTError, create_model
 from efficientvit.data.labels import CITYSCAPES_PALETTE, IMAGENET_MEAN, IMAGENET_STD
 from efficientvit.inference import colorize, overlay, segment
-from efficientvit.inference import segmentation as segment_module
 from efficientvit.inference.segmentation import working_size
+from efficientvit.tasks import segmentation as segmentation_task
 
 MODEL = "efficientvit-seg-b0-cityscapes"
 
@@ -76,7 +76,7 @@ def test_large_images_resize_the_label_map(
     model: nn.Module, monkeypatch: pytest.MonkeyPatch, random_image
 ) -> None:
     image = random_image(40, 60, seed=3)
-    monkeypatch.setattr(segment_module, "MAX_FULL_SIZE_LOGITS", 0)  # force the bounded-memory path
+    monkeypatch.setattr(segmentation_task, "MAX_FULL_SIZE_LOGITS", 0)  # force the bounded-memory path
     labels = segment(model, image, short_side=64)
     working = TF.resize(image, [64, 96], interpolation=InterpolationMode.BILINEAR, antialias=True)
     at_working_size = _reference_padded(model, working)  # (64, 96)

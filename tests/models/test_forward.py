@@ -29,6 +29,16 @@ def _recipe_model(name: str) -> torch.nn.Module:
     return model
 
 
+# bf16 autocast runs the same layers in every architecture; one per family keeps the test fast on CPUs without
+# native bf16. SAM is left out: on an AVX2-only CPU its bf16 forward took 264 s (the L1 backbone it shares
+# is checked; the SAM path under autocast is a GPU check).
+BF16_ARCHITECTURES = {
+    "efficientvit-b0",
+    "efficientvit-l1",
+    "efficientvit-seg-b0-cityscapes",
+}
+
+
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_batched_fp32_and_bf16_autocast_outputs_are_finite(name: str) -> None:
     model = _recipe_model(name)
@@ -42,10 +52,13 @@ def test_batched_fp32_and_bf16_autocast_outputs_are_finite(name: str) -> None:
     }[info.task]
     with torch.no_grad():
         fp32 = model(x)
+        assert fp32.shape == expected_shape and torch.isfinite(fp32).all()
+        if name not in BF16_ARCHITECTURES:
+            return
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16 = model(x)
             bf16_zeros = model(torch.zeros_like(x))
-    for out in (fp32, bf16, bf16_zeros):
+    for out in (bf16, bf16_zeros):
         assert out.shape == expected_shape
         assert torch.isfinite(out).all()
     # bf16 keeps the attention in float32, so the result stays close to float32.
@@ -66,3 +79,7 @@ def test_segmenter_rejects_sizes_not_divisible_by_32_with_a_clear_error() -> Non
     model = create_model("efficientvit-seg-b0-cityscapes")
     with pytest.raises(Exception, match="multiples of 32"):
         model(torch.zeros(1, 3, 70, 45))
+
+
+def test_the_bf16_subset_names_real_architectures() -> None:
+    assert set(ARCHITECTURES) >= BF16_ARCHITECTURES

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     with progress(paths, "image") as bar:
         for start in range(0, len(paths), args.batch_size):
             chunk = paths[start : start + args.batch_size]
-            batch = classify(model, [read_image(path) for path in chunk], args.top_k, batch_size=batch_size)
+            images = [read_image(path) for path in chunk]
+            batch = classify(model, images, args.top_k, batch_size=batch_size, backend=args.backend)
             for path, predictions in zip(chunk, batch, strict=True):
                 if not args.json:
                     tqdm.write(("\n" if results else "") + format_block(str(path), predictions))

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from efficientvit.cli.common import positive_int
+from efficientvit.cli.common import add_backend_arguments, positive_int
 from efficientvit.cli.train import add_data_arguments
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", "-b", type=positive_int, default=None)
     parser.add_argument("--num-classes", type=positive_int, help="classifier size of fine-tuned weights")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the metrics as JSON")
+    add_backend_arguments(parser, onnx_file=False)
     parser.set_defaults(run=run)
 
 
@@ -41,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from efficientvit.train.evaluation import evaluate_weights
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    given.pop("backend", None)
     if args.batch_size:
         given["eval_batch_size"] = args.batch_size
     given.pop("batch_size", None)
     config = TrainConfig(output="", **given)
     try:
-        metrics = evaluate_weights(config, args.weights, split=args.split)
+        metrics = evaluate_weights(config, args.weights, split=args.split, backend=args.backend)
     finally:
         shutdown_distributed()
     if not is_main_process():

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from efficientvit.cli.common import add_model_arguments, load_model, positive_int, unit_float
+from efficientvit.cli.common import (
+    add_backend_arguments,
+    add_model_arguments,
+    load_backend_model,
+    positive_int,
+    unit_float,
+)
 from efficientvit.data.images import read_image, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
@@ -50,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("image", type=Path, metavar="IMAGE")
     add_model_arguments(parser)
+    add_backend_arguments(parser, onnx_file=False)
     parser.add_argument("--point", type=point, action="append", default=[], metavar="X,Y[,LABEL]")
     parser.add_argument("--box", type=box, default=None, metavar="X0,Y0,X1,Y1")
     parser.add_argument("--auto", action="store_true", help="automatic masks over a grid of point prompts")
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             "give prompts (--point X,Y and/or --box X0,Y0,X1,Y1) or --auto, not both or none"
         )
     image = read_image(args.image)
-    model = load_model(args.model, args.weights, args.device, "sam")
+    model = load_backend_model(args, "sam")
     base = args.output / args.image.stem
     if args.auto:
         generator = SamAutomaticMaskGenerator(
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             points_per_side=args.points_per_side,
             points_per_batch=args.points_per_batch,
             output_mode="coco_rle",
+            backend=args.backend,
         )
         annotations = generator.generate(image)
         from pycocotools import mask as mask_utils
@@ -96,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(json_path)
         print(f"{args.image}: {len(annotations)} masks")
     else:
-        predictor = SamPredictor(model)
+        predictor = SamPredictor(model, backend=args.backend)
         predictor.set_image(image)
         coords = np.array([p[:2] for p in args.point], dtype=np.float32) if args.point else None
         labels = np.array([p[2] for p in args.point]) if args.point else None

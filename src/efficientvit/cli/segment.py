@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     with progress(paths, "image") as bar:
         for path in paths:
             image = read_image(path)
-            labels = segment(model, image, short_side=args.short_side)
+            labels = segment(model, image, short_side=args.short_side, backend=args.backend)
             base = args.output / path.stem
             written = [
                 save_png(overlay(image, labels, info.palette, args.alpha), f"{base}_overlay.png"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from efficientvit.cli.common import load_model, positive_int, progress
+from efficientvit.cli.common import add_backend_arguments, load_backend_model, positive_int, progress
 from efficientvit.data.images import list_images
 from efficientvit.errors import EfficientViTError
 from efficientvit.inference.preprocess import require_task
@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default="cpu", help="torch device to run on, e.g. cpu, cuda, cuda:1 (default cpu)"
     )
+    add_backend_arguments(parser, onnx_file=False)
     parser.add_argument(
         "--tile",
         type=positive_int,
@@ -114,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
     destinations = output_paths(paths, args.output, scale, args.format)
     for path, destination in zip(paths, destinations, strict=True):  # headers only: fail before any work
         check_destination(destination, probe_output_mode(path))
-    model = load_model(name, args.weights, args.device, "sr")
+    args.model = name
+    model = load_backend_model(args, "sr")
     with progress(paths, "image") as bar:
         for path, destination in zip(paths, destinations, strict=True):
             image = open_image(path)
-            result = upscale_image(model, image, tile=args.tile)
+            result = upscale_image(model, image, tile=args.tile, backend=args.backend)
             written = save_image(result, destination)
             tqdm.write(
                 f"{os.fspath(path)} ({image.width}x{image.height}) -> "

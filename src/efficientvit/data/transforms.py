@@ -23,6 +23,9 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import InterpolationMode
 
 from efficientvit.data.common import IGNORE_INDEX
+from efficientvit.tasks.classification import preprocess
+from efficientvit.tasks.common import normalize
+from efficientvit.tasks.segmentation import resize_image, working_size
 
 __all__ = [
     "classification_batch_transform",
@@ -80,15 +83,19 @@ class _PadToAtLeast:
         return image, mask
 
 
-class _ResizeImageShortSide:
-    """Resize only the image so its shorter side is ``short_side`` (bilinear, antialiased); keep the mask."""
+class _SegmentationInput:
+    """The image as ``efficientvit.inference.segment`` prepares it (shorter side to ``short_side`` unless
+    ``None``, bilinear antialiased, then normalised: :mod:`efficientvit.tasks.segmentation`); the mask is
+    kept as it is."""
 
-    def __init__(self, short_side: int) -> None:
-        self.short_side = short_side
+    def __init__(self, short_side: int | None, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.short_side, self.mean, self.std = short_side, mean, std
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        image = TF.resize(image, [self.short_side], interpolation=InterpolationMode.BILINEAR, antialias=True)
-        return image, mask
+        if self.short_side is not None:
+            height, width = image.shape[-2:]
+            image = resize_image(image, working_size(height, width, self.short_side, math.inf))
+        return _rewrap(normalize(image, self.mean, self.std), image), mask
 
 
 def _mask_to_int64(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,21 +123,30 @@ def classification_train_transform(
     return v2.Compose([*steps, *_normalize(mean, std)])
 
 
+class _ClassificationInput:
+    """The image as ``efficientvit.inference.classify`` prepares it
+    (:mod:`efficientvit.tasks.classification`); the label is kept."""
+
+    def __init__(
+        self, resolution: int, crop_ratio: float, mean: Sequence[float], std: Sequence[float]
+    ) -> None:
+        self.resolution, self.crop_ratio, self.mean, self.std = resolution, crop_ratio, mean, std
+
+    def __call__(self, image: torch.Tensor, label: Any) -> tuple[torch.Tensor, Any]:
+        size = (self.resolution, self.resolution)
+        pixels = preprocess(image, size, crop_ratio=self.crop_ratio, mean=self.mean, std=self.std)
+        return _rewrap(pixels, image), label
+
+
 def classification_eval_transform(
     resolution: int, *, crop_ratio: float, mean: Sequence[float], std: Sequence[float]
 ) -> JointTransform:
-    """The official evaluation preprocessing (as ``inference.classification.preprocess_classification``):
-    shorter side to ``ceil(resolution / crop_ratio)`` (bicubic, antialiased), centre crop, normalise."""
+    """The official evaluation preprocessing (:func:`efficientvit.tasks.classification.preprocess`, as
+    ``efficientvit.inference.classify`` uses it): shorter side to ``ceil(resolution / crop_ratio)`` (bicubic,
+    antialiased), centre crop, normalise."""
     if not 0 < crop_ratio <= 1:
         raise ValueError(f"crop_ratio must be in (0, 1], got {crop_ratio}")
-    size = math.ceil(resolution / crop_ratio)
-    return v2.Compose(
-        [
-            v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True),
-            v2.CenterCrop(resolution),
-            *_normalize(mean, std),
-        ]
-    )
+    return _ClassificationInput(resolution, crop_ratio, mean, std)
 
 
 def classification_batch_transform(
@@ -184,8 +200,7 @@ def segmentation_eval_transform(
     The mask is left at its original size: evaluation resizes the prediction to the label, as the official
     evaluation does. Called as ``(image, mask) -> (image, mask)``.
     """
-    steps: list[Callable[..., Any]] = [] if short_side is None else [_ResizeImageShortSide(short_side)]
-    return v2.Compose([*steps, *_normalize(mean, std), _mask_to_int64])
+    return v2.Compose([_SegmentationInput(short_side, mean, std), _mask_to_int64])
 
 
 class _CheckAtLeast:

@@ -44,6 +44,7 @@ from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
 from efficientvit.models.classification import EfficientViTClassifier
 from efficientvit.models.sam import EfficientViTSam
 from efficientvit.models.segmentation import EfficientViTSeg
+from efficientvit.models.super_resolution import EfficientViTSR
 from efficientvit.zoo import ModelInfo, get_model_info
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ _MAX_SIDE = 8192
 _MAX_BATCH = 4096
 _MAX_POINTS = 1024
 _LARGE_BYTES = 1 << 30
+_SR_MIN_SIDE = 2
 
 
 class SamPromptDecoder(nn.Module):
@@ -72,9 +74,11 @@ class SamPromptDecoder(nn.Module):
 
     Outputs: ``low_res_masks`` (B, K, 256, 256) and ``iou_predictions`` (B, K), with K = 3 for
     ``multimask_output`` (fixed at construction) else 1: exactly ``mask_decoder(..., multimask_output)``.
+    ``multimask_output=None`` returns all four (K = 4: the single-mask output first), so that one graph
+    serves both choices.
     """
 
-    def __init__(self, model: EfficientViTSam, *, multimask_output: bool = True) -> None:
+    def __init__(self, model: EfficientViTSam, *, multimask_output: bool | None = True) -> None:
         super().__init__()
         self.prompt_encoder = model.prompt_encoder
         self.mask_decoder = model.mask_decoder
@@ -98,6 +102,8 @@ class SamPromptDecoder(nn.Module):
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
         )  # (B, 4, 256, 256), (B, 4): the single-mask output first, then the three multimask outputs
+        if self.multimask_output is None:
+            return masks, iou
         keep = slice(1, None) if self.multimask_output else slice(0, 1)
         return masks[:, keep], iou[:, keep]
 
@@ -136,12 +142,13 @@ def export_onnx(
 
     ``model`` is an ``EfficientViTClassifier`` (input ``images``, output ``logits``), an
     ``EfficientViTSeg`` (``images`` -> stride-8 ``logits``), an ``EfficientViTSam`` (its image encoder:
-    ``images`` -> ``image_embeddings``) or a :class:`SamPromptDecoder` (its number of points is always
-    dynamic). ``resolution`` (height, width) is the traced image size, by default ``model.info.resolution``;
-    with ``dynamic`` the batch (the prompt sets of the decoder; and, for classifiers and segmenters, the
-    height and width in multiples of 32) may vary at run time, otherwise the graph is fixed to batch 1 at
-    ``resolution``. ``fuse`` folds the BatchNorms first (:func:`fuse_model`); ``opset`` defaults to the
-    exporter's. The model's registry name and config overrides are stored in the file's metadata, from
+    ``images`` -> ``image_embeddings``), an ``EfficientViTSR`` (``images`` in [0, 1] -> ``upscaled``) or a
+    :class:`SamPromptDecoder` (its number of points is always dynamic). ``resolution`` (height, width) is the
+    traced image size, by default ``model.info.resolution``; with ``dynamic`` the batch (the prompt sets of
+    the decoder; for classifiers and segmenters the height and width in multiples of 32; for
+    super-resolution any height and width from 2) may vary at run time, otherwise the graph is fixed to
+    batch 1 at ``resolution``. ``fuse`` folds the BatchNorms first (:func:`fuse_model`); ``opset`` defaults
+    to the exporter's. The model's registry name and config overrides are stored in the file's metadata, from
     which :class:`~efficientvit.export.onnxruntime.OnnxRuntimeModel` restores ``info``. After export the
     graph is checked with ``onnx.checker`` and for LiteMLA's epsilon.
     """
@@ -229,6 +236,7 @@ def _image_spec(
         EfficientViTClassifier: ("classifier", "logits"),
         EfficientViTSeg: ("segmenter", "logits"),
         EfficientViTSam: ("sam_image_encoder", "image_embeddings"),
+        EfficientViTSR: ("upscaler", "upscaled"),
     }
     kind = next((value for cls, value in kinds.items() if isinstance(model, cls)), None)
     if kind is None:
@@ -242,7 +250,10 @@ def _image_spec(
     height, width = resolution
     batch_dim: Dim | None = Dim("batch", min=1, max=_MAX_BATCH) if dynamic else None
     shapes: dict[int, Any] = {0: batch_dim} if dynamic else {}
-    if dynamic and graph != "sam_image_encoder":
+    if dynamic and graph == "upscaler":  # any size: tiles of an image of any size
+        shapes[2] = Dim("height", min=_SR_MIN_SIDE, max=_MAX_SIDE)
+        shapes[3] = Dim("width", min=_SR_MIN_SIDE, max=_MAX_SIDE)
+    elif dynamic and graph != "sam_image_encoder":
         smallest = _smallest_dynamic_side(model)
         for axis, name, side in ((2, "height", height), (3, "width", width)):
             if side % _SIZE_MULTIPLE or side < smallest:
@@ -321,6 +332,8 @@ def _overrides(info: ModelInfo) -> dict[str, dict[str, Any]] | None:
         ours, registered = getattr(info, part), getattr(base, part)
         if type(ours) is not type(registered):
             return None
+        if ours is None:  # super-resolution models have no head
+            continue
         changed[part] = {
             field.name: getattr(ours, field.name)
             for field in dataclasses.fields(ours)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
@@ -25,13 +23,6 @@ def check_image(image: torch.Tensor) -> None:
         raise ValueError(f"expected a uint8 image tensor (efficientvit.data.images.read_image), got {kind}")
     if image.ndim != 3 or image.shape[0] != 3 or image.shape[1] < 1 or image.shape[2] < 1:
         raise ValueError(f"expected an image of shape (3, H, W), got {tuple(image.shape)}")
-
-
-def normalize(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """A uint8 image (..., 3, H, W) scaled to [0, 1] and normalised per channel, as float32."""
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(3, 1, 1)
-    return (image.float() / 255.0 - mean_t) / std_t
 
 
 def require_task(info: ModelInfo, task: str) -> ModelInfo:

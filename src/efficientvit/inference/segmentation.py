@@ -5,35 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 from torch import nn
-from torchvision.transforms.v2 import InterpolationMode
 
-from efficientvit.inference.preprocess import check_image, model_info, model_placement, normalize
+from efficientvit.inference.preprocess import check_image, model_info, model_placement
+from efficientvit.runtime import runner_for
+from efficientvit.tasks.segmentation import (
+    MAX_FULL_SIZE_LOGITS,
+    SIZE_DIVISOR,
+    normalize,
+    predict_labels,
+    resize_image,
+    working_size,
+)
 
-# Up to this many classes * H * W elements (256 MB in float32) logits are resized to the original size.
-MAX_FULL_SIZE_LOGITS = 2**26
+__all__ = ["MAX_FULL_SIZE_LOGITS", "colorize", "overlay", "segment", "working_size"]
 
 Palette = Sequence[Sequence[int]]
 
 
-def working_size(height: int, width: int, short_side: int, max_side: int) -> tuple[int, int]:
-    """(h, w) with the shorter side ``short_side``, unless the longer one would then exceed ``max_side``."""
-    scale = min(short_side / min(height, width), max_side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def _nearest(labels: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Nearest-neighbour resize of an (h, w) label map of any dtype to (height, width), centres aligned."""
-    h, w = labels.shape
-    rows = ((torch.arange(height, device=labels.device) + 0.5) * (h / height)).long().clamp_(max=h - 1)
-    cols = ((torch.arange(width, device=labels.device) + 0.5) * (w / width)).long().clamp_(max=w - 1)
-    return labels[rows[:, None], cols[None, :]]
-
-
 def segment(
-    model: nn.Module, image: torch.Tensor, *, short_side: int | None = None, max_side: int | None = None
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    short_side: int | None = None,
+    max_side: int | None = None,
+    backend: str | None = "auto",
 ) -> torch.Tensor:
     """The (H, W) label map of a uint8 (3, H, W) image of any size, on the image's device.
 
@@ -45,32 +41,26 @@ def segment(
     resized bilinearly when ``classes * H * W <= MAX_FULL_SIZE_LOGITS`` (the accurate path); for larger
     images the argmax is taken at the working size and the label map resized with nearest neighbours, so
     memory stays bounded whatever the input size. Labels are uint8 for up to 256 classes, else int64.
+
+    ``backend`` runs the model through :func:`efficientvit.runtime.runner_for`: ``"auto"`` (the fastest
+    exact backend for the model's device; on a CPU our ONNX export in ONNX Runtime, prepared once),
+    ``"eager"``, ``"fused"``, ``"compile"`` or ``"onnxruntime"``; ``$EFFICIENTVIT_BACKEND`` overrides
+    ``auto``.
     """
     info = model_info(model, "seg")
     check_image(image)
     device, dtype = model_placement(model)
-    divisor = int(getattr(model, "size_divisor", 32))
+    divisor = int(getattr(model, "size_divisor", SIZE_DIVISOR))
     height, width = image.shape[-2:]
-    h, w = working_size(
+    size = working_size(
         height, width, short_side or min(info.resolution), max_side or 2 * max(info.resolution)
     )
+    run = runner_for(model, "segmenter", backend)
     with torch.inference_mode():
-        x = image.to(device)
-        if (h, w) != (height, width):
-            x = TF.resize(x, [h, w], interpolation=InterpolationMode.BILINEAR, antialias=True)
-        x = F.pad(normalize(x, info.mean, info.std), (0, -w % divisor, 0, -h % divisor))  # (3, Hp, Wp)
-        logits = model(x[None].to(dtype)).float()  # (1, classes, Hp / 8, Wp / 8)
-        logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        logits = logits[..., :h, :w]  # (1, classes, h, w)
-        if (h, w) == (height, width):
-            labels = logits[0].argmax(dim=0)
-        elif logits.shape[1] * height * width <= MAX_FULL_SIZE_LOGITS:
-            full = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
-            labels = full[0].argmax(dim=0)
-        else:
-            labels = _nearest(logits[0].argmax(dim=0), height, width)
-    label_dtype = torch.uint8 if logits.shape[1] <= 256 else torch.int64
-    return labels.to(device=image.device, dtype=label_dtype)
+        x = normalize(resize_image(image.to(device), size), info.mean, info.std)  # (3, h, w)
+        labels = predict_labels(lambda batch: run(batch.to(dtype)), x[None], (height, width), divisor=divisor)
+    label_dtype = torch.uint8 if info.num_classes <= 256 else torch.int64
+    return labels[0].to(device=image.device, dtype=label_dtype)
 
 
 def colorize(labels: torch.Tensor, palette: Palette) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from efficientvit.inference.preprocess import check_image, model_placement, require_task
+from efficientvit.runtime import runner_for
 from efficientvit.zoo import ModelInfo
 
 DEFAULT_TILE = 256
@@ -16,7 +17,12 @@ DEFAULT_TILE = 256
 
 
 def upscale(
-    model: nn.Module, image: torch.Tensor, *, tile: int | None = DEFAULT_TILE, overlap: int | None = None
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    tile: int | None = DEFAULT_TILE,
+    overlap: int | None = None,
+    backend: str | None = "auto",
 ) -> torch.Tensor:
     """The uint8 (3, H * s, W * s) upscaling of a uint8 RGB (3, H, W) image, on the image's device.
 
@@ -25,7 +31,8 @@ def upscale(
     ``tile_margin``, which makes the result equal to whole-image inference up to float rounding (no seams);
     a smaller overlap is faster but may differ near tile borders. Both are rounded up to multiples of the
     model's attention window. Output values are rounded and clamped to [0, 255]. The output is allocated
-    once and filled tile by tile, so memory beyond it does not grow with the image size.
+    once and filled tile by tile, so memory beyond it does not grow with the image size. ``backend`` as in
+    :func:`efficientvit.inference.segment` (default ``"auto"``: the fastest exact backend).
     """
     check_image(image)
     height, width = image.shape[-2:]
@@ -35,16 +42,31 @@ def upscale(
     def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
         return pixels.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
-    _run_tiles(model, image, out, scale, tile, overlap, to_input=lambda x: x.float() / 255.0, to_out=to_uint8)
+    _run_tiles(
+        model,
+        image,
+        out,
+        scale,
+        tile,
+        overlap,
+        backend,
+        to_input=lambda x: x.float() / 255.0,
+        to_out=to_uint8,
+    )
     return out
 
 
 def upscale_float(
-    model: nn.Module, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE, overlap: int | None = None
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    tile: int | None = DEFAULT_TILE,
+    overlap: int | None = None,
+    backend: str | None = "auto",
 ) -> torch.Tensor:
     """The float32 (3, H * s, W * s) upscaling of a float RGB (3, H, W) image in [0, 1], clamped to [0, 1].
 
-    The same tiling as ``upscale`` without quantisation, for evaluation (PSNR, SSIM).
+    The same tiling and backends as ``upscale`` without quantisation, for evaluation (PSNR, SSIM).
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise ValueError(f"expected a float image tensor in [0, 1], got {getattr(x, 'dtype', type(x))}")
@@ -54,7 +76,15 @@ def upscale_float(
     scale = _scale(model)
     out = torch.empty(3, height * scale, width * scale, dtype=torch.float32, device=x.device)
     _run_tiles(
-        model, x, out, scale, tile, overlap, to_input=lambda t: t.float(), to_out=lambda t: t.clamp_(0.0, 1.0)
+        model,
+        x,
+        out,
+        scale,
+        tile,
+        overlap,
+        backend,
+        to_input=lambda t: t.float(),
+        to_out=lambda t: t.clamp_(0.0, 1.0),
     )
     return out
 
@@ -86,6 +116,7 @@ def _run_tiles(
     scale: int,
     tile: int | None,
     overlap: int | None,
+    backend: str | None,
     *,
     to_input: Callable[[torch.Tensor], torch.Tensor],
     to_out: Callable[[torch.Tensor], torch.Tensor],
@@ -102,11 +133,12 @@ def _run_tiles(
     tile = math.ceil(tile / align) * align
     margin = math.ceil(margin / align) * align
     device, dtype = model_placement(model)
+    run = runner_for(model, "upscaler", backend)
     with torch.inference_mode():
         for top, bottom, in_top, in_bottom in _spans(height, tile, margin):
             for left, right, in_left, in_right in _spans(width, tile, margin):
                 patch = to_input(source[:, in_top:in_bottom, in_left:in_right].to(device))  # (3, h, w)
-                pixels = model(patch[None].to(dtype))[0].float()  # (3, h * s, w * s)
+                pixels = run(patch[None].to(dtype))[0].float()  # (3, h * s, w * s)
                 rows = slice((top - in_top) * scale, (bottom - in_top) * scale)
                 cols = slice((left - in_left) * scale, (right - in_left) * scale)
                 kept = to_out(pixels[:, rows, cols])  # the tile without its context

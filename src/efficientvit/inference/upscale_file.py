@@ -152,20 +152,20 @@ def _check_16bit(values: np.ndarray, name: str) -> None:
         )
 
 
-def _grey(model: nn.Module, grey: Image.Image, tile: int | None) -> np.ndarray:
+def _grey(model: nn.Module, grey: Image.Image, tile: int | None, backend: str | None) -> np.ndarray:
     """An 8-bit grey image upscaled: replicated to RGB, the rounded mean of the output channels, (sH, sW)."""
     rgb = torch.from_numpy(np.array(grey))[None].expand(3, -1, -1)  # (3, H, W)
-    total = upscale(model, rgb, tile=tile).sum(0, dtype=torch.int16)  # (sH, sW), at most 765
+    total = upscale(model, rgb, tile=tile, backend=backend).sum(0, dtype=torch.int16)  # (sH, sW), at most 765
     return total.add_(1).div_(3, rounding_mode="floor").to(torch.uint8).numpy()  # round(mean), exactly
 
 
-def _grey16(model: nn.Module, image: Image.Image, tile: int | None) -> np.ndarray:
+def _grey16(model: nn.Module, image: Image.Image, tile: int | None, backend: str | None) -> np.ndarray:
     """A 16-bit grey image upscaled in float (v / 65535), as an (sH, sW) uint16 array."""
     values = np.asarray(image)
     if image.mode == "I":
         _check_16bit(values, "<image>")
     x = torch.from_numpy(values.astype(np.float32) / _16BIT_MAX)[None].expand(3, -1, -1)  # (3, H, W)
-    out = upscale_float(model, x, tile=tile)  # (3, sH, sW) in [0, 1]
+    out = upscale_float(model, x, tile=tile, backend=backend)  # (3, sH, sW) in [0, 1]
     grey = out.mean(0).mul_(_16BIT_MAX).round_()
     del out
     return grey.to(torch.int32).numpy().astype(np.uint16)
@@ -175,25 +175,28 @@ def _upscale_alpha(alpha: Image.Image, size: tuple[int, int]) -> Image.Image:
     return alpha.resize(size, Image.Resampling.BICUBIC)
 
 
-def upscale_image(model: nn.Module, image: Image.Image, *, tile: int | None = DEFAULT_TILE) -> Image.Image:
+def upscale_image(
+    model: nn.Module, image: Image.Image, *, tile: int | None = DEFAULT_TILE, backend: str | None = "auto"
+) -> Image.Image:
     """``image`` (any supported mode, see the module table) upscaled by the super-resolution ``model``.
 
     The result has mode ``output_mode(image)`` and size ``scale`` times the input's; the ICC profile is kept
-    where the colours were not converted. ``tile`` as in :func:`~efficientvit.inference.upscale`.
+    where the colours were not converted. ``tile`` and ``backend`` as in
+    :func:`~efficientvit.inference.upscale`.
     """
     mode = output_mode(image)
     scale = int(getattr(model, "scale", 1))
     size = (image.width * scale, image.height * scale)
     source = image if image.mode == mode or mode == "I;16" else image.convert(mode)
     if mode == "I;16":
-        result = Image.fromarray(_grey16(model, image, tile))  # mode I;16
+        result = Image.fromarray(_grey16(model, image, tile, backend))  # mode I;16
     elif mode in ("L", "LA"):
-        result = Image.fromarray(_grey(model, source.getchannel("L"), tile))
+        result = Image.fromarray(_grey(model, source.getchannel("L"), tile, backend))
         if mode == "LA":
             result = Image.merge("LA", (result, _upscale_alpha(source.getchannel("A"), size)))
     else:
         rgb = torch.from_numpy(np.array(source.convert("RGB") if mode == "RGBA" else source))  # (H, W, 3)
-        out = upscale(model, rgb.permute(2, 0, 1), tile=tile)  # (3, sH, sW)
+        out = upscale(model, rgb.permute(2, 0, 1), tile=tile, backend=backend)  # (3, sH, sW)
         del rgb
         pixels = out.permute(1, 2, 0).contiguous().numpy()  # (sH, sW, 3)
         del out  # keep at most two copies of the output alive
@@ -238,14 +241,16 @@ def upscale_image_file(
     destination: str | os.PathLike[str],
     *,
     tile: int | None = DEFAULT_TILE,
+    backend: str | None = "auto",
 ) -> Path:
     """Upscale the image file ``source`` with ``model`` and write it to ``destination``; returns its path.
 
     The output keeps the input's kind (see the module table): RGB, grey, grey or colour with alpha, or 16-bit
     grey (written as a 16-bit PNG or TIFF). The format follows ``destination``'s extension (.png, .jpg/.jpeg
     for RGB and grey only, .webp for 8-bit images, .tif); ``.png`` is appended when there is none. Format
-    and mode are checked before the model runs. ``tile`` as in :func:`~efficientvit.inference.upscale`.
+    and mode are checked before the model runs. ``tile`` and ``backend`` as in
+    :func:`~efficientvit.inference.upscale`.
     """
     image = open_image(source)
     check_destination(destination, output_mode(image, os.fspath(source)))
-    return save_image(upscale_image(model, image, tile=tile), destination)
+    return save_image(upscale_image(model, image, tile=tile, backend=backend), destination)

@@ -59,7 +59,11 @@ class SamAutomaticMaskGenerator:
         point_grids: list[np.ndarray] | None = None,
         min_mask_region_area: int = 0,
         output_mode: OutputMode = "binary_mask",
+        *,
+        backend: str | None = "auto",
     ) -> None:
+        """The arguments of segment-anything's generator; ``backend`` runs the model as in
+        :class:`~efficientvit.sam.SamPredictor` (ignored when a predictor is given: it has its own)."""
         if (points_per_side is None) == (point_grids is None):
             raise EfficientViTError("give exactly one of points_per_side and point_grids")
         if points_per_side is not None and points_per_side < 1:
@@ -86,7 +90,7 @@ class SamAutomaticMaskGenerator:
         self.predictor = (
             model_or_predictor
             if isinstance(model_or_predictor, SamPredictor)
-            else SamPredictor(model_or_predictor)
+            else SamPredictor(model_or_predictor, backend=backend)
         )
         self.point_grids = point_grids
         """Per crop layer, (P, 2) points in [0, 1] x [0, 1] (x, y) of the crop."""

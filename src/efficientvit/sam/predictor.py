@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.models.sam.model import PROMPT_FRAME
+from efficientvit.runtime import resolve_backend, runner_for
+from efficientvit.tasks import sam as sam_task
+from efficientvit.tasks.sam import LOW_RES, preprocess_shape
 
 __all__ = ["SamPredictor", "image_tensor", "preprocess_shape"]
 
-LOW_RES = 256
-"""Side of the mask decoder's low-resolution logits."""
 POINT_LABELS = (-1, 0, 1, 2, 3)
 """segment-anything's point labels: padding, background, foreground, box top-left, box bottom-right."""
-
-
-def preprocess_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) of an image resized so that its longest side is ``long_side`` (segment-anything's rounding)."""
-    scale = long_side / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
 
 
 def _as_float_array(value: object, name: str) -> np.ndarray:
@@ -69,9 +63,15 @@ def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 class SamPredictor:
-    """Encode an image once with :meth:`set_image`, then predict masks for any number of prompts."""
+    """Encode an image once with :meth:`set_image`, then predict masks for any number of prompts.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``backend`` runs the image encoder and the prompt decoder through :func:`efficientvit.runtime.runner_for`
+    (default ``"auto"``: the fastest exact backend, on a CPU our ONNX exports in ONNX Runtime, prepared once);
+    ``"eager"`` runs segment-anything's modules as they are. Decoding with gradients enabled (fine-tuning,
+    :meth:`decode`) always runs eagerly.
+    """
+
+    def __init__(self, model: nn.Module, *, backend: str | None = "auto") -> None:
         info = getattr(model, "info", None)
         if info is None or getattr(info, "task", None) != "sam":
             raise EfficientViTError(
@@ -79,10 +79,10 @@ class SamPredictor:
                 "efficientvit.create_model('efficientvit-sam-...')"
             )
         self.model = model.eval()
+        self.backend = resolve_backend(backend)
         self.image_size: int = info.resolution[0]
         """Side of the encoder's square input (512 for L models, 1024 for XL models)."""
-        self._mean = torch.tensor(info.mean).view(3, 1, 1)
-        self._std = torch.tensor(info.std).view(3, 1, 1)
+        self._mean, self._std = info.mean, info.std
         self.reset_image()
 
     @property
@@ -115,13 +115,8 @@ class SamPredictor:
         pixels = image_tensor(image)  # (3, H, W) uint8
         height, width = pixels.shape[-2:]
         self.reset_image()
-        input_size = preprocess_shape(height, width, self.image_size)
-        x = pixels.to(self.device, torch.float32)[None] / 255.0  # (1, 3, H, W) in [0, 1]
-        x = F.interpolate(x, size=input_size, mode="bilinear", align_corners=False, antialias=True)
-        x = (x - self._mean.to(x.device)) / self._std.to(x.device)
-        pad_h, pad_w = self.image_size - input_size[0], self.image_size - input_size[1]
-        x = F.pad(x, (0, pad_w, 0, pad_h))  # (1, 3, S, S), zeros after normalisation, as in segment-anything
-        self.features = self.model.image_encoder(x)  # (1, 256, 64, 64)
+        x, input_size = sam_task.preprocess(pixels.to(self.device), self.image_size, self._mean, self._std)
+        self.features = runner_for(self.model, "sam_image_encoder", self.backend)(x)  # (1, 256, 64, 64)
         self._original_size = (int(height), int(width))
         self.input_size = input_size
 
@@ -283,6 +278,12 @@ class SamPredictor:
         Takes checked prompts in the 1024 frame (see :meth:`predict_torch`); returns the low-resolution
         logits (B, C, 256, 256) and the predicted IoU scores (B, C).
         """
+        if not torch.is_grad_enabled() and (point_coords is not None or boxes is not None):
+            runner = runner_for(self.model, "sam_prompt_decoder", self.backend)
+            if getattr(runner, "requested", None) != "eager":
+                return self._decode_graph(
+                    runner, point_coords, point_labels, boxes, mask_input, multimask_output
+                )
         points = None
         if point_coords is not None:
             assert point_labels is not None
@@ -301,6 +302,46 @@ class SamPredictor:
             multimask_output=multimask_output,
         )  # (B, C, 256, 256), (B, C)
         return low_res, scores
+
+    def _decode_graph(
+        self,
+        runner: object,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None,
+        mask_input: torch.Tensor | None,
+        multimask_output: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`decode` through the exported prompt-decoder graph (``SamPromptDecoder``): boxes become two
+        corner points labelled 2 and 3 after the clicks, and without a box one padding point (0, 0)
+        labelled -1 is appended, exactly as segment-anything's prompt encoder does."""
+        device = self.device
+        coords, labels = [], []
+        if point_coords is not None:
+            assert point_labels is not None
+            coords.append(point_coords.to(device, torch.float32))  # (B, N, 2)
+            labels.append(point_labels.to(device, torch.float32))  # (B, N)
+        if boxes is not None:
+            batch = boxes.shape[0]
+            coords.append(boxes.to(device, torch.float32).reshape(batch, 2, 2))  # (B, 2, 2): the two corners
+            labels.append(torch.tensor([[2.0, 3.0]], device=device).expand(batch, 2))
+        else:
+            batch = coords[0].shape[0]
+            coords.append(torch.zeros(batch, 1, 2, device=device))
+            labels.append(torch.full((batch, 1), -1.0, device=device))
+        if mask_input is None:
+            masks, has_mask = (
+                torch.zeros(batch, 1, LOW_RES, LOW_RES, device=device),
+                torch.zeros(1, device=device),
+            )
+        else:
+            masks, has_mask = mask_input.to(device, torch.float32), torch.ones(1, device=device)
+        assert self.features is not None
+        low_res, scores = runner(
+            self.features, torch.cat(coords, dim=1), torch.cat(labels, dim=1), masks, has_mask
+        )
+        keep = slice(1, None) if multimask_output else slice(0, 1)  # (B, 4, ...): single-mask output first
+        return low_res[:, keep], scores[:, keep]
 
     def _check_batch(
         self,
@@ -364,8 +405,4 @@ class SamPredictor:
 
         Upsampled to the 1024 prompt frame, cropped to the part the image covers there, resized to (H, W).
         """
-        height, width = self.original_size
-        frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
-        masks = F.interpolate(low_res, (PROMPT_FRAME, PROMPT_FRAME), mode="bilinear", align_corners=False)
-        masks = masks[..., :frame_h, :frame_w]  # (B, C, h', w'): drop the padding
-        return F.interpolate(masks, (height, width), mode="bilinear", align_corners=False)
+        return sam_task.postprocess_masks(low_res, self.original_size)

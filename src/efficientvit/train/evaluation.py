@@ -16,13 +16,16 @@ from efficientvit.zoo import create_model
 __all__ = ["evaluate_weights"]
 
 
-def evaluate_weights(config: TrainConfig, weights: str | None, *, split: str = "val") -> dict[str, Any]:
+def evaluate_weights(
+    config: TrainConfig, weights: str | None, *, split: str = "val", backend: str | None = "auto"
+) -> dict[str, Any]:
     """The metrics of ``config.model`` with ``weights`` on ``split`` of ``config.data``.
 
     Classification: top-1/top-5 after resize + centre crop from the model's metadata. Segmentation: mIoU over
     the whole split from one confusion matrix (ignore 255), predictions resized to the label size.
     Super-resolution: PSNR/SSIM on the Y channel with a ``scale``-pixel border cropped, also for bicubic.
-    Works under `torchrun` too: every process takes a shard and the sums are reduced.
+    Works under `torchrun` too: every process takes a shard and the sums are reduced. ``backend`` runs the
+    model as :func:`efficientvit.inference.segment` does (default ``"auto"``: the fastest exact backend).
     """
     info = checked_model_info(config)
     context = init_distributed(config.device)
@@ -38,7 +41,7 @@ def evaluate_weights(config: TrainConfig, weights: str | None, *, split: str = "
     task = build_task(config.task, num_classes=num_classes or info.num_classes, scale=config.scale)
     metrics = evaluate(
         model, loader, task, device=context.device, amp_dtype=amp_dtype(config, context.device),
-        num_batches=len(sampler), progress=config.progress and context.is_main,
+        num_batches=len(sampler), progress=config.progress and context.is_main, backend=backend,
     )  # fmt: skip
     metrics["images"] = len(dataset)  # type: ignore[arg-type]
     if config.task == "seg":

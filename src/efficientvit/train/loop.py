@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.runtime import TASK_GRAPHS, runner_for
 from efficientvit.train.distributed import all_reduce_sum
 from efficientvit.train.ema import ModelEma
 from efficientvit.train.optim import set_lr
@@ -138,15 +139,22 @@ def evaluate(
     amp_dtype: torch.dtype | None = None,
     num_batches: int | None = None,
     progress: bool = True,
+    backend: str | None = "eager",
 ) -> dict[str, float | list[float]]:
-    """The task's metrics over ``batches`` (this process's shard), summed across processes."""
+    """The task's metrics over ``batches`` (this process's shard), summed across processes.
+
+    ``backend`` runs the model through :func:`efficientvit.runtime.runner_for` (``"eager"`` by default:
+    during training the weights change every epoch, and an export per evaluation would cost more than it
+    saves; ``efficientvit.train.evaluation.evaluate_weights`` passes ``"auto"``).
+    """
     was_training = model.training
     model.eval()
+    run = model if backend == "eager" else runner_for(model, TASK_GRAPHS[task.name][0], backend)
     total: Tensor | None = None
     for batch in tqdm(batches, total=num_batches, desc="eval", unit="batch", disable=not progress):
         inputs, target = _to(batch, device)
         with autocast(device, amp_dtype):
-            prediction = task.predict(model, inputs, target)
+            prediction = task.predict(run, inputs, target)
         stats = task.batch_stats(prediction, inputs, target)
         total = stats if total is None else total + stats
     if total is None:

@@ -23,6 +23,7 @@ from efficientvit.metrics import (
     sr_psnr_ssim,
     topk_correct,
 )
+from efficientvit.tasks.segmentation import SIZE_DIVISOR, predict_labels, upsample_logits
 
 __all__ = ["TaskName", "TaskSpec", "build_task", "classification_task", "segmentation_task", "sr_task"]
 
@@ -69,13 +70,7 @@ def _forward(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
     return model(inputs)
 
 
-def _upsample(logits: Tensor, size: tuple[int, int]) -> Tensor:
-    if tuple(logits.shape[-2:]) == tuple(size):
-        return logits
-    return F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=False)
-
-
-def segmentation_task(num_classes: int, *, size_divisor: int = 32) -> TaskSpec:
+def segmentation_task(num_classes: int, *, size_divisor: int = SIZE_DIVISOR) -> TaskSpec:
     """Semantic segmentation: per-pixel cross-entropy ignoring 255; mIoU from the split's confusion matrix.
 
     Evaluation pads the (resized) image at the bottom and right to a multiple of ``size_divisor``, upsamples
@@ -84,15 +79,12 @@ def segmentation_task(num_classes: int, *, size_divisor: int = 32) -> TaskSpec:
     """
 
     def loss(logits: Tensor, target: Tensor) -> Tensor:
-        logits = _upsample(logits, tuple(target.shape[-2:]))  # (B, C, H, W) at the label size
-        return F.cross_entropy(logits.float(), target, ignore_index=IGNORE_INDEX)
+        logits = upsample_logits(logits, tuple(target.shape[-2:]))  # (B, C, H, W) at the label size
+        return F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
 
     def predict(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
-        height, width = inputs.shape[-2:]
-        pad_h, pad_w = -height % size_divisor, -width % size_divisor
-        padded = F.pad(inputs, (0, pad_w, 0, pad_h))
-        logits = _upsample(model(padded), (height + pad_h, width + pad_w))[..., :height, :width]
-        return _upsample(logits, tuple(target.shape[-2:])).argmax(dim=1)  # (B, H, W) class indices
+        # The same path as efficientvit.inference.segment: (B, H, W) class indices at the label size.
+        return predict_labels(model, inputs, tuple(target.shape[-2:]), divisor=size_divisor)
 
     def stats(prediction: Tensor, inputs: Tensor, target: Tensor) -> Tensor:
         confusion = confusion_matrix(prediction, target, num_classes, ignore_index=IGNORE_INDEX)

@@ -1,0 +1,36 @@
+"""One runtime for every inference entry point: a model turned into its fastest exact runner.
+
+See :mod:`efficientvit.runtime.runner` (backends, staleness), :mod:`~efficientvit.runtime.rules` (what
+``auto`` picks and the measurements behind it) and :mod:`~efficientvit.runtime.cache` (the content-keyed
+export cache).
+"""
+
+from efficientvit.runtime.cache import cache_root
+from efficientvit.runtime.graphs import GRAPHS, TASK_GRAPHS, Graph
+from efficientvit.runtime.rules import auto_backend
+from efficientvit.runtime.runner import (
+    BACKEND_ENV,
+    BACKENDS,
+    Backend,
+    Runner,
+    onnxruntime_providers,
+    release,
+    resolve_backend,
+    runner_for,
+)
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "GRAPHS",
+    "TASK_GRAPHS",
+    "Backend",
+    "Graph",
+    "Runner",
+    "auto_backend",
+    "cache_root",
+    "onnxruntime_providers",
+    "release",
+    "resolve_backend",
+    "runner_for",
+]
