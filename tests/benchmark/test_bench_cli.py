@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from efficientvit.cli import main
-from efficientvit.cli.bench import COLUMNS
+from efficientvit.benchmark.runner import BenchSettings
+from efficientvit.cli import build_parser, main
+from efficientvit.cli.bench import COLUMNS, settings_from_args
 
 SEG = "efficientvit-seg-b0-cityscapes"
 ROW_KEYS = {
@@ -70,6 +71,22 @@ def test_quick_run_prints_table_and_writes_json_and_png(
     assert {row["model"] for row in rows} >= {"segformer-b1", "segformer-b2"}
     assert all(isinstance(row["macs"], int) and row["macs"] > 0 for row in rows)
     assert png_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_peer_groups_default_all_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    def settings(*args: str) -> BenchSettings:
+        return settings_from_args(build_parser().parse_args(["bench", "--models", SEG, *args]))
+
+    every = ("segformer", "sam", "attention", "timm", "official-sam", "official-onnx", "pipelines")
+    assert settings().peers == every[:3] and not settings().sam_vit_h
+    assert settings("--peers", "all").peers == every and settings("--peers", "all").sam_vit_h
+    assert settings("--peers", "timm,pipelines").peers == ("timm", "pipelines")
+    assert settings("--peers", "none").peers == ()
+    assert main(["bench", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Default segformer,sam,attention" in help_text
+    for group in every[3:]:
+        assert f"{group} (" in help_text
 
 
 @pytest.mark.parametrize(

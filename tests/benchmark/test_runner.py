@@ -6,6 +6,7 @@ No timing assertions: these check what is computed and reported, never how fast 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from efficientvit.benchmark.backends import BACKENDS, prepare_backend
+from efficientvit.benchmark.backends import BACKENDS, export_cache_at, graph_of, prepare_backend
 from efficientvit.benchmark.latency import Latency
 from efficientvit.benchmark.macs import count_macs
 from efficientvit.benchmark.peers import (
@@ -40,6 +41,7 @@ from efficientvit.benchmark.sgemm import SgemmPeak, measure_sgemm, sgemm_fractio
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.optimize import MatmulBicubicUpSample, bicubic_matrix, optimize_for_inference
 from efficientvit.layers import ConvNormAct, UpSample
+from efficientvit.runtime import cache_root
 from efficientvit.zoo import create_model
 
 SEG = "efficientvit-seg-b0-cityscapes"
@@ -146,6 +148,28 @@ def test_backends_compute_the_eager_function(backend: str, tmp_path: Path) -> No
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(prepared.output, expected, rtol=1e-4, atol=1e-5)
     assert not any(isinstance(m, MatmulBicubicUpSample) for m in model.modules())  # model untouched
+    exported = list(tmp_path.glob("onnx/*/model.onnx"))  # the runtime's cache, pointed at the workdir
+    assert len(exported) == (backend == "onnxruntime")
+
+
+def test_export_cache_points_at_the_workdir_and_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EFFICIENTVIT_CACHE", str(tmp_path / "users"))
+    with export_cache_at(tmp_path / "bench"):
+        assert cache_root() == tmp_path / "bench"
+    assert cache_root() == tmp_path / "users"
+    monkeypatch.delenv("EFFICIENTVIT_CACHE")
+    with pytest.raises(RuntimeError), export_cache_at(tmp_path / "bench"):
+        raise RuntimeError
+    assert "EFFICIENTVIT_CACHE" not in os.environ
+
+
+def test_graph_of_each_task() -> None:
+    with torch.device("meta"):
+        models = {name: create_model(name) for name in (SEG, "efficientvit-b0", "efficientvit-sam-l0")}
+    assert [graph_of(m) for m in models.values()] == ["segmenter", "classifier", "sam_image_encoder"]
+    assert graph_of(nn.Conv2d(3, 3, 1)) == "classifier"  # no registry metadata: the whole module
 
 
 def test_compile_backend_on_a_small_model(tmp_path: Path) -> None:
@@ -255,9 +279,9 @@ def test_run_benchmark_rows_and_plot(tmp_path: Path) -> None:
         quick=True,
     )
     lines: list[str] = []
-    threads = torch.get_num_threads()
+    threads, cache = torch.get_num_threads(), os.environ.get("EFFICIENTVIT_CACHE")
     report = run_benchmark(settings, log=lines.append)
-    assert torch.get_num_threads() == threads  # restored
+    assert torch.get_num_threads() == threads and os.environ.get("EFFICIENTVIT_CACHE") == cache  # restored
     ours = [row for row in report.rows if row.model == SEG]
     assert [row.backend for row in ours] == ["eager", "fused"]
     assert all(isinstance(row, BenchRow) and row.macs and row.params for row in ours)

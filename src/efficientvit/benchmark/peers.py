@@ -12,6 +12,15 @@
   ``head_dim``, ``scaled_dot_product_attention``, 1x1 projection + BatchNorm), to time against a LiteMLA
   block over growing token counts.
 
+* timm's EfficientViT-B1 (``timm.create_model("efficientvit_b1.r224_in1k", pretrained=False)``), the same
+  network as our ``efficientvit-b1-r224`` written by another hand, at 224x224.
+* The official EfficientViT-SAM code, PyPI package ``efficientsam``: its ``EfficientViTSam`` takes our
+  state dict unchanged (the keys are the same), so both run the same weights; its
+  ``EfficientViTSamPredictor`` is segment-anything's predictor API.
+* The official repository's ``assets/onnx_export.py``, as a stand-in: our unfused eager model exported by
+  plain ``torch.onnx.export(model, (x,), path, opset_version=17)`` (torch's default exporter and its
+  default graph optimisation, no changes of ours), run in ONNX Runtime.
+
 :class:`SamPromptPath` times a whole prompt: image encoder, prompt encoder and mask decoder for one box,
 for EfficientViT-SAM and segment-anything alike (their prompt encoder and mask decoder are the same
 modules). The masks stay at the decoder's 256x256: resizing them to the image is not part of the model.
@@ -19,8 +28,16 @@ modules). The masks stay at the decoder's 256x256: resizing them to the image is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import importlib
+import io
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,9 +72,7 @@ def build_segformer(name: str, num_classes: int = CITYSCAPES_CLASSES) -> Segform
     try:
         from transformers import SegformerConfig, SegformerForSemanticSegmentation
     except ImportError:
-        raise EfficientViTError(
-            "the SegFormer peers need Hugging Face transformers: pip install 'efficientvit[bench]'"
-        ) from None
+        raise missing_package_error("segformer") from None
 
     config = SegformerConfig(
         hidden_sizes=[64, 128, 320, 512],
@@ -167,3 +182,139 @@ DEFAULT_ATTENTION = AttentionPair(channels=128, head_dim=16)
 ATTENTION_MAPS: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (32, 32), (64, 64), (64, 128), (128, 128))
 """Token maps of the sweep, 64 to 16384 tokens (64x128 is B1's stage 3 at 1024x2048)."""
 QUICK_ATTENTION_MAPS: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (32, 32))
+
+
+# --- timm, the official EfficientViT-SAM code (efficientsam), the official ONNX export ---
+
+TIMM_B1 = "efficientvit_b1.r224_in1k"
+"""timm's name of EfficientViT-B1 at 224x224 (ImageNet-1k)."""
+TIMM_B1_OURS = "efficientvit-b1-r224"
+"""Our registry name of the same network."""
+TIMM_B1_RESOLUTION = (224, 224)
+OFFICIAL_SAM = "efficientvit-sam-l0"
+"""The EfficientViT-SAM variant timed against the official code (the same name in both registries)."""
+OFFICIAL_ONNX_OPSET = 17
+"""The opset the official ``assets/onnx_export.py`` asks for by default."""
+BENCH_EXTRA = "pip install 'efficientvit[bench]'"
+
+PEER_PACKAGES: dict[str, tuple[str, str]] = {
+    "segformer": ("transformers", "Hugging Face transformers"),
+    "timm": ("timm", "timm"),
+    "official-sam": ("efficientsam", "efficientsam (the official EfficientViT-SAM code)"),
+}
+"""Peer group -> (module it imports, what to call it in an error)."""
+
+
+def missing_package_error(group: str) -> EfficientViTError:
+    """The one-line error for a peer group whose package is not installed."""
+    _, what = PEER_PACKAGES[group]
+    return EfficientViTError(f"the {group} peers need {what}: {BENCH_EXTRA}")
+
+
+def require_peer_packages(groups: Sequence[str]) -> None:
+    """Raise :func:`missing_package_error` for the first of ``groups`` whose package cannot be imported
+    (called before anything is timed)."""
+    for group in groups:
+        if group not in PEER_PACKAGES:
+            continue
+        module = PEER_PACKAGES[group][0]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise missing_package_error(group) from None
+
+
+def build_timm_b1() -> nn.Module:
+    """timm's EfficientViT-B1 (:data:`TIMM_B1`), randomly initialised, in eval mode."""
+    try:
+        import timm
+    except ImportError:
+        raise missing_package_error("timm") from None
+    return timm.create_model(TIMM_B1, pretrained=False).eval()
+
+
+def build_official_sam(state_dict: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+    """The official code's EfficientViT-SAM-L0 (``efficientsam``), in eval mode, with ``state_dict`` (ours:
+    the keys are the same) loaded strictly if given, else randomly initialised."""
+    try:
+        from efficientsam.sam_model_zoo import create_efficientvit_sam_model
+    except ImportError:
+        raise missing_package_error("official-sam") from None
+    model = create_efficientvit_sam_model(OFFICIAL_SAM, pretrained=False)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    return model.eval()
+
+
+def official_sam_predictor(model: nn.Module) -> Any:
+    """The official ``EfficientViTSamPredictor`` of a model from :func:`build_official_sam`."""
+    try:
+        from efficientsam.models.efficientvit.sam import EfficientViTSamPredictor
+    except ImportError:
+        raise missing_package_error("official-sam") from None
+    return EfficientViTSamPredictor(model)
+
+
+class OfficialSamEncoder(nn.Module):
+    """Just the image encoder of the official ``EfficientViTSam``: images (B, 3, 512, 512) to embeddings."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        self.image_encoder = sam.image_encoder
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.image_encoder(images)  # (B, 256, 64, 64)
+
+
+@dataclass(frozen=True)
+class OfficialExport:
+    """What :func:`export_official_onnx` wrote."""
+
+    opset: int
+    """The file's opset (torch's exporter may keep a newer one than the 17 asked for)."""
+    epsilons_kept: bool
+    """Whether every LiteMLA attention epsilon survived the exporter's default graph optimisation (it
+    removes ``x + c`` for ``c`` within 1e-8 of zero: see :mod:`efficientvit.export.onnx`)."""
+
+    def describe(self) -> str:
+        """A few words for the row's note."""
+        epsilon = "kept" if self.epsilons_kept else "dropped"
+        return f"opset {OFFICIAL_ONNX_OPSET} asked, {self.opset} written, LiteMLA eps {epsilon}"
+
+
+def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> OfficialExport:
+    """Export ``model`` (as it is: unfused, eager) as the official ``assets/onnx_export.py`` does, by plain
+    ``torch.onnx.export(model, (x,), path, opset_version=17)`` with torch's default exporter.
+
+    The exporter's progress lines and warnings are kept out of the benchmark's output; an export that fails
+    raises ``EfficientViTError`` with its reason.
+    """
+    import onnx
+
+    from efficientvit.export.onnx import count_attention_epsilons
+
+    chatter = io.StringIO()
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with (
+            torch.inference_mode(False),
+            torch.no_grad(),
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(chatter),
+        ):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model.eval(), (x,), str(path), opset_version=OFFICIAL_ONNX_OPSET)
+    except Exception as error:
+        reason = " ".join(str(error).split())[:300]
+        raise EfficientViTError(f"torch.onnx.export of {type(model).__name__} failed: {reason}") from error
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    proto = onnx.load(str(path), load_external_data=False)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), OFFICIAL_ONNX_OPSET)
+    epsilons = Counter(m.eps for m in model.modules() if isinstance(m, LiteMLA) and m.eps != 0)
+    kept = all(count_attention_epsilons(proto, eps) >= count for eps, count in epsilons.items())
+    return OfficialExport(opset=opset, epsilons_kept=kept)

@@ -8,7 +8,17 @@ the sgemm fraction is ``2 * MACs / latency`` over the machine's float32 matmul p
 run (:mod:`efficientvit.benchmark.sgemm`).
 
 Rows run one after another in one process: timings of a loaded machine are noise, so the machine (CPU,
-cores, threads, versions, load average before and after) is recorded with every report.
+cores, threads, versions, load average before and after) is recorded with every report. The runtime's
+export cache points at the run's temporary folder for the whole run, so every export is done (and timed)
+in every run.
+
+Optional peer groups (``--peers``): ``timm`` (timm's EfficientViT-B1 next to our ``efficientvit-b1-r224``),
+``official-sam`` (the official EfficientViT-SAM code, ``efficientsam``, with our weights: its image encoder,
+and its predictor's set_image + one box next to ours), ``official-onnx`` (the official ``onnx_export.py``'s
+plain ``torch.onnx.export`` of our unfused model in ONNX Runtime) and ``pipelines`` (``segment``,
+``classify`` and ``SamPredictor.set_image`` end to end on uint8 images, default ``auto`` against
+``eager``). Rows that are not one of our models through one backend have a model name that says what they
+time (``segment() <model>``, ``official-onnx <model>``, ...): see the ``*_row`` helpers.
 """
 
 from __future__ import annotations
@@ -25,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from efficientvit.benchmark.backends import BACKENDS, PreparedBackend, prepare_backend
+from efficientvit.benchmark.backends import BACKENDS, PreparedBackend, export_cache_at, prepare_backend
 from efficientvit.benchmark.latency import Latency
 from efficientvit.benchmark.macs import count_params
 from efficientvit.benchmark.peers import (
@@ -38,19 +49,65 @@ from efficientvit.benchmark.peers import (
     QUICK_ATTENTION_MAPS,
     SAM_VIT_RESOLUTION,
     SEGFORMER_SIZES,
+    TIMM_B1,
+    TIMM_B1_OURS,
+    TIMM_B1_RESOLUTION,
+    OfficialSamEncoder,
     SamImageEncoder,
     SamPromptPath,
+    build_official_sam,
     build_sam_vit,
     build_segformer,
+    build_timm_b1,
     example_box,
+    export_official_onnx,
+    official_sam_predictor,
+    require_peer_packages,
 )
 from efficientvit.benchmark.sgemm import SgemmPeak, measure_sgemm, sgemm_fraction
 from efficientvit.errors import EfficientViTError
 from efficientvit.zoo import create_model, get_model_info
 
-PEER_GROUPS: tuple[str, ...] = ("segformer", "sam", "attention")
-"""``--peers`` choices; ``all`` adds SAM ViT-H to them (slow: minutes)."""
+DEFAULT_PEERS: tuple[str, ...] = ("segformer", "sam", "attention")
+"""The peer groups run without ``--peers``."""
+OPTIONAL_PEERS: tuple[str, ...] = ("timm", "official-sam", "official-onnx", "pipelines")
+"""Peer groups run only when asked for (or with ``all``)."""
+PEER_GROUPS: tuple[str, ...] = (*DEFAULT_PEERS, *OPTIONAL_PEERS)
+"""``--peers`` choices; ``all`` = every group plus SAM ViT-H (slow: minutes)."""
 SAM_MODEL = "efficientvit-sam-l0"
+PIPELINE_BACKENDS: tuple[str, ...] = ("auto", "eager")
+"""The ``backend=`` of the pipeline rows: the default, against plain PyTorch."""
+SAM_IMAGE_SIZE = (480, 640)
+"""(H, W) of the uint8 image given to the SAM predictors (VGA, a typical photo's aspect)."""
+SAM_BOX = (160.0, 120.0, 480.0, 360.0)
+"""The one box prompt of the predictor rows, x0, y0, x1, y1 in the image's pixels (its middle quarter)."""
+SEGMENT_ENTRY = "segment()"
+CLASSIFY_ENTRY = "classify()"
+SET_IMAGE_ENTRY = "SamPredictor.set_image()"
+PIPELINE_ENTRIES: tuple[str, ...] = (SEGMENT_ENTRY, CLASSIFY_ENTRY, SET_IMAGE_ENTRY)
+"""The inference entry points the ``pipelines`` group times, each a prefix of its rows' model names."""
+
+
+def pipeline_backend(backend: str) -> str:
+    """The row backend of a pipeline run with ``backend=backend``: ``pipeline auto``, ``pipeline eager``."""
+    return f"pipeline {backend}"
+
+
+def pipeline_row(entry: str, model: str) -> str:
+    """The model name of a pipeline row: the entry point, then our model (``segment() efficientvit-...``)."""
+    return f"{entry} {model}"
+
+
+def official_onnx_row(model: str) -> str:
+    """The model name of the official-ONNX-export row of our ``model``."""
+    return f"official-onnx {model}"
+
+
+TIMM_ROW = f"timm {TIMM_B1}"
+OFFICIAL_SAM_ENCODER_ROW = f"official {SAM_MODEL} encoder"
+OFFICIAL_SAM_PREDICTOR_ROW = f"official {SAM_MODEL} set_image+predict"
+SAM_PREDICTOR_ROW = f"SamPredictor {SAM_MODEL} set_image+predict"
+"""Our one-box predictor path (``SamPredictor(model, backend="auto")``), next to the official one."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +142,7 @@ class BenchSettings:
     resolutions: tuple[tuple[int, int], ...] = ((512, 1024), (1024, 2048))
     """Image sizes for segmentation models (others run at their registry resolution)."""
     backends: tuple[str, ...] = BACKENDS
-    peers: tuple[str, ...] = PEER_GROUPS
+    peers: tuple[str, ...] = DEFAULT_PEERS
     sam_vit_h: bool = False
     threads: int = 2
     warmup: int = 2
@@ -238,7 +295,10 @@ def make_row(
 
 def run_benchmark(settings: BenchSettings, *, log: Callable[[str], None] = lambda line: None) -> BenchReport:
     """Measure the sgemm peak, then every row ``settings`` asks for, one after another; ``log`` gets a line
-    per finished row. Torch's thread count is set to ``settings.threads`` for the run and restored after."""
+    per finished row. Torch's thread count is set to ``settings.threads`` for the run and restored after, and
+    so is ``$EFFICIENTVIT_CACHE`` (pointed at the run's temporary folder). A peer group whose package is
+    missing raises ``EfficientViTError`` before anything is timed."""
+    require_peer_packages(settings.peers)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
@@ -246,7 +306,10 @@ def run_benchmark(settings: BenchSettings, *, log: Callable[[str], None] = lambd
         sgemm = measure_sgemm(1024, repeats=3) if settings.quick else measure_sgemm()
         log(sgemm.describe())
         report = BenchReport(machine=machine, settings=settings, sgemm=sgemm)
-        with tempfile.TemporaryDirectory(prefix="efficientvit-bench-") as workdir:
+        with (
+            tempfile.TemporaryDirectory(prefix="efficientvit-bench-") as workdir,
+            export_cache_at(Path(workdir) / "cache"),
+        ):
             _Run(settings, report, Path(workdir), log).all()
         machine["loadavg_end"] = _loadavg()
         return report
@@ -263,14 +326,19 @@ class _Run:
         self.settings = settings
         self.report = report
         self.workdir = workdir
+        self.cache = workdir / "cache"
+        """The runtime's export cache during this run (``$EFFICIENTVIT_CACHE``)."""
         self.log = log
         self.warmup = 1 if settings.quick else settings.warmup
         self.budget = min(settings.peer_budget_s, 5.0) if settings.quick else settings.peer_budget_s
 
     def all(self) -> None:
+        peers = self.settings.peers
         models = list(self.settings.models)
-        if "sam" in self.settings.peers and SAM_MODEL not in models:
+        if ("sam" in peers or "official-sam" in peers) and SAM_MODEL not in models:
             models.append(SAM_MODEL)
+        if "timm" in peers and TIMM_B1_OURS not in models:
+            models.append(TIMM_B1_OURS)
         for name in models:
             for resolution in self._resolutions(name):
                 self.ours(name, resolution)
@@ -282,6 +350,17 @@ class _Run:
             self.sam()
         if "attention" in self.settings.peers:
             self.attention()
+        if "timm" in peers:
+            self.peer(TIMM_ROW, build_timm_b1, TIMM_B1_RESOLUTION, note="timm, eager")
+        if "official-sam" in peers:
+            self.official_sam()
+        if "official-onnx" in peers:
+            for name in models:
+                if get_model_info(name).task == "seg":
+                    self.official_onnx(name)
+        if "pipelines" in peers:
+            for name in models:
+                self.pipelines(name)
 
     def add(self, row: BenchRow) -> None:
         self.report.rows.append(row)
@@ -304,7 +383,7 @@ class _Run:
         reference: torch.Tensor | None = None
         for backend in self.settings.backends:
             try:
-                prepared = prepare_backend(backend, model, x, workdir=self.workdir)
+                prepared = prepare_backend(backend, model, x, workdir=self.cache)
             except EfficientViTError as error:
                 self.log(f"{name} {backend}: skipped ({error})")
                 continue
@@ -404,6 +483,218 @@ class _Run:
                     name, build, (height, width), channels=pair.channels, note=f"{height * width} tokens"
                 )
 
+    def official_sam(self) -> None:
+        """The official EfficientViT-SAM-L0 (``efficientsam``) with our weights: its image encoder (eager),
+        then its predictor's set_image + one box on a uint8 image, next to ours (``SamPredictor``, auto)."""
+        ours = create_model(SAM_MODEL).eval()
+        official = build_official_sam(ours.state_dict())
+        resolution = get_model_info(SAM_MODEL).resolution
+        shape = (1, 3, *resolution)
+        x = torch.randn(shape)
+        encoder = OfficialSamEncoder(official)
+        latency = time_call(
+            lambda: encoder(x), warmup=self.warmup, repeats=self.settings.repeats, budget_s=self.budget
+        )
+        with torch.inference_mode():
+            difference = _difference(encoder(x), ours(x))
+        self.add(
+            make_row(
+                OFFICIAL_SAM_ENCODER_ROW,
+                "eager",
+                _format_resolution(resolution),
+                latency,
+                macs=count_macs_meta(
+                    lambda: OfficialSamEncoder(build_official_sam()), lambda: (torch.zeros(shape),)
+                ),
+                params=count_params(encoder),
+                sgemm=self.report.sgemm,
+                rel_diff=difference,
+                note="efficientsam (official code), our weights",
+            )
+        )
+        image = _random_image(SAM_IMAGE_SIZE).permute(1, 2, 0).numpy()  # (H, W, 3) uint8, as both APIs take
+        box = np.array(SAM_BOX)
+        predictor = official_sam_predictor(official)
+
+        def official_path() -> None:
+            predictor.set_image(image)
+            predictor.predict(box=box)
+
+        latency = time_call(
+            official_path, warmup=self.warmup, repeats=self.settings.repeats, budget_s=self.budget
+        )
+        size = _format_resolution(SAM_IMAGE_SIZE)
+        what = "set_image + predict 1 box on a uint8 image"
+        self.add(
+            make_row(
+                OFFICIAL_SAM_PREDICTOR_ROW,
+                "eager",
+                size,
+                latency,
+                macs=None,
+                params=count_params(official),
+                sgemm=None,
+                note=f"EfficientViTSamPredictor: {what}",
+            )
+        )
+        from efficientvit.sam import SamPredictor
+
+        ours_predictor = SamPredictor(ours, backend="auto")
+
+        def our_path() -> None:
+            ours_predictor.set_image(image)
+            ours_predictor.predict(box=box)
+
+        self.timed_pipeline(
+            SAM_PREDICTOR_ROW,
+            "auto",
+            size,
+            our_path,
+            model=ours,
+            graphs=("sam_image_encoder", "sam_prompt_decoder"),
+            note=f"SamPredictor: {what}",
+        )
+
+    def official_onnx(self, name: str) -> None:
+        """Our segmentation model ``name``, unfused and eager, exported as the official ``onnx_export.py``
+        does (plain ``torch.onnx.export``, opset 17 asked) and run in ONNX Runtime, at each run resolution."""
+        from efficientvit.export.onnxruntime import OnnxRuntimeModel
+
+        model = create_model(name).eval()
+        params = count_params(model)
+        for resolution in self.settings.resolutions:
+            height, width = resolution
+            shape = (1, 3, height, width)
+            x = torch.randn(shape)
+            path = self.workdir / f"official-{name}-{height}x{width}.onnx"
+            start = time.perf_counter()
+            try:
+                export = export_official_onnx(model, x, path)
+                session = OnnxRuntimeModel(path, threads=self.settings.threads)
+                output = session(x)
+            except EfficientViTError as error:
+                self.log(f"{official_onnx_row(name)} {height}x{width}: skipped ({error})")
+                continue
+            setup = time.perf_counter() - start
+            note = f"official onnx_export.py stand-in: plain torch.onnx.export ({export.describe()})"
+            if not torch.isfinite(
+                output
+            ).all():  # 0/0 where LiteMLA lost its epsilon and a kernel is all zero
+                note += "; NaN in its output"
+            latency = time_call(
+                lambda s=session, x=x: s(x), warmup=self.warmup, repeats=self.settings.repeats
+            )
+            self.add(
+                make_row(
+                    official_onnx_row(name),
+                    "onnxruntime",
+                    _format_resolution(resolution),
+                    latency,
+                    macs=count_macs_meta(lambda: create_model(name), lambda s=shape: (torch.zeros(s),)),
+                    params=params,
+                    sgemm=self.report.sgemm,
+                    setup_s=setup,
+                    rel_diff=_difference(output, _eager_output(model, x)),
+                    note=note,
+                )
+            )
+            del session
+            path.unlink(missing_ok=True)
+            gc.collect()
+
+    def pipelines(self, name: str) -> None:
+        """What a user gets without flags, end to end on random uint8 images, default (``auto``) against
+        ``backend="eager"``: ``segment`` at every run resolution (``short_side`` and ``max_side`` set so the
+        model sees exactly that size), ``classify`` of one image at the model's resolution, or
+        ``SamPredictor.set_image`` of a 480x640 image. Super-resolution models have no pipeline row."""
+        from efficientvit.inference import classify, segment
+        from efficientvit.sam import SamPredictor
+
+        info = get_model_info(name)
+        model = create_model(name).eval()
+        if info.task == "seg":
+            for height, width in self.settings.resolutions:
+                image = _random_image((height, width))
+                for backend in PIPELINE_BACKENDS:
+
+                    def call(
+                        b: str = backend, image: torch.Tensor = image, h: int = height, w: int = width
+                    ) -> None:
+                        segment(model, image, short_side=min(h, w), max_side=max(h, w), backend=b)
+
+                    self.timed_pipeline(
+                        pipeline_row(SEGMENT_ENTRY, name),
+                        backend,
+                        _format_resolution((height, width)),
+                        call,
+                        model=model,
+                        graphs=("segmenter",),
+                        note="resize, normalise, model, upsample, argmax",
+                    )
+        elif info.task == "cls":
+            image = _random_image(info.resolution)
+            for backend in PIPELINE_BACKENDS:
+                self.timed_pipeline(
+                    pipeline_row(CLASSIFY_ENTRY, name),
+                    backend,
+                    _format_resolution(info.resolution),
+                    lambda b=backend: classify(model, [image], backend=b),
+                    model=model,
+                    graphs=("classifier",),
+                    note="resize, crop, normalise, model, top-5",
+                )
+        elif info.task == "sam":
+            array = _random_image(SAM_IMAGE_SIZE).permute(1, 2, 0).numpy()  # (H, W, 3) uint8
+            for backend in PIPELINE_BACKENDS:
+                predictor = SamPredictor(model, backend=backend)
+                self.timed_pipeline(
+                    pipeline_row(SET_IMAGE_ENTRY, name),
+                    backend,
+                    _format_resolution(SAM_IMAGE_SIZE),
+                    lambda p=predictor: p.set_image(array),
+                    model=model,
+                    graphs=("sam_image_encoder",),
+                    note="resize, normalise, pad, image encoder",
+                )
+
+    def timed_pipeline(
+        self,
+        row_name: str,
+        backend: str,
+        resolution: str,
+        call: Callable[[], object],
+        *,
+        model: nn.Module,
+        graphs: tuple[str, ...],
+        note: str,
+    ) -> None:
+        """A row for an inference entry point run with ``backend=backend``: the first call (preparation:
+        export, compile) is the setup time, then the steady state is timed. For ``auto`` the note names what
+        it ran."""
+        start = time.perf_counter()
+        with torch.inference_mode():
+            call()
+        setup = time.perf_counter() - start
+        latency = time_call(call, warmup=self.warmup, repeats=self.settings.repeats)
+        if backend == "auto":
+            from efficientvit.runtime import runner_for
+
+            chosen = [getattr(runner_for(model, graph, "auto"), "backend", None) or "?" for graph in graphs]
+            note = f"{note}; auto -> {'/'.join(chosen)}"
+        self.add(
+            make_row(
+                row_name,
+                pipeline_backend(backend),
+                resolution,
+                latency,
+                macs=None,
+                params=count_params(model),
+                sgemm=None,
+                setup_s=setup,
+                note=note,
+            )
+        )
+
 
 def _eager_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
@@ -411,8 +702,19 @@ def _eager_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _relative_difference(prepared: PreparedBackend, reference: torch.Tensor) -> float:
-    difference = (prepared.output.float() - reference.float()).abs().max().item()
+    return _difference(prepared.output, reference)
+
+
+def _difference(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """Largest difference of ``output`` from ``reference``, relative to the largest reference value."""
+    difference = (output.float() - reference.float()).abs().max().item()
     return difference / max(reference.abs().max().item(), 1e-30)
+
+
+def _random_image(size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """A random uint8 (3, H, W) image of exactly ``size``."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=generator)
 
 
 def _format_resolution(resolution: tuple[int, int]) -> str:

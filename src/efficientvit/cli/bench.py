@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from efficientvit.benchmark.backends import BACKENDS
+from efficientvit.benchmark.peers import TIMM_B1_OURS
 from efficientvit.benchmark.runner import (
+    DEFAULT_PEERS,
     PEER_GROUPS,
     SAM_MODEL,
     BenchReport,
@@ -18,6 +20,7 @@ from efficientvit.benchmark.runner import (
     describe_machine,
     run_benchmark,
 )
+from efficientvit.benchmark.summary import Speedup, peer_speedups, pipeline_speedups
 from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError
 from efficientvit.zoo import get_model_info
@@ -60,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--models",
         default="efficientvit-seg-b1-cityscapes",
         help="comma-separated registered models (default efficientvit-seg-b1-cityscapes); segmentation "
-        f"models run at every --resolutions, others at their own resolution; --peers sam adds {SAM_MODEL}",
+        f"models run at every --resolutions, others at their own resolution; --peers sam or official-sam "
+        f"adds {SAM_MODEL}, --peers timm adds {TIMM_B1_OURS}",
     )
     parser.add_argument(
         "--resolutions",
@@ -75,9 +79,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--peers",
-        default=",".join(PEER_GROUPS),
+        default=",".join(DEFAULT_PEERS),
         help=f"comma-separated peer groups from {', '.join(PEER_GROUPS)}; 'all' = all of them plus SAM ViT-H "
-        "(slow: minutes); 'none' (default segformer,sam,attention)",
+        f"(slow: minutes); 'none'. Default {','.join(DEFAULT_PEERS)}; optional: timm (timm's EfficientViT-B1 "
+        f"vs our {TIMM_B1_OURS}), official-sam (the official EfficientViT-SAM code, efficientsam, with our "
+        "weights: encoder and set_image + one box vs our SamPredictor), official-onnx (the official "
+        "onnx_export.py's plain torch.onnx.export of our unfused model, in ONNX Runtime), pipelines "
+        "(segment / classify / SamPredictor.set_image end to end on uint8 images, default auto vs eager). "
+        "timm and official-sam need: pip install 'efficientvit[bench]'",
     )
     parser.add_argument(
         "--threads", type=positive_int, default=2, help="torch / ONNX Runtime threads (default 2)"
@@ -242,6 +251,16 @@ def summary_lines(report: BenchReport) -> list[str]:
     lines += _segformer_lines(report, ours)
     lines += _sam_lines(report)
     lines += _attention_lines(report)
+    lines += _speedup_lines(
+        "Pipelines end to end, the default backend (auto) against backend='eager' (steady state; the first "
+        "call is the setup):",
+        pipeline_speedups(report),
+    )
+    lines += _speedup_lines(
+        "Ours (fastest backend; the predictor with auto) against the official code, its ONNX export and "
+        "timm:",
+        peer_speedups(report),
+    )
     lines += _warnings(report)
     return lines
 
@@ -346,6 +365,29 @@ def _attention_lines(report: BenchReport) -> list[str]:
     else:
         lines.append("  LiteMLA is not faster at the largest map measured")
     return lines
+
+
+def _speedup_lines(title: str, speedups: Sequence[Speedup]) -> list[str]:
+    """``title`` and a line per speedup (nothing if there is none)."""
+    if not speedups:
+        return []
+    lines = [title]
+    for speedup in speedups:
+        ours, baseline = speedup.ours, speedup.baseline
+        faster = f"{speedup.ratio:.2f}x faster" if speedup.ratio >= 1 else f"{1 / speedup.ratio:.2f}x slower"
+        lines.append(
+            f"  {speedup.topic}: {_label(ours)} {ours.latency_ms:.1f} ms vs {_label(baseline)} "
+            f"{baseline.latency_ms:.1f} ms: ours {faster}"
+        )
+    return lines
+
+
+def _label(row: BenchRow) -> str:
+    """The backend of a row, with what ``auto`` ran where the note says (``auto (onnxruntime)``)."""
+    backend = row.backend.removeprefix("pipeline ")
+    if "auto -> " in row.note:
+        backend += f" ({row.note.split('auto -> ', 1)[1]})"
+    return backend
 
 
 def _percent(row: BenchRow | None) -> str:
