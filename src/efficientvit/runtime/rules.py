@@ -1,19 +1,26 @@
 """How ``backend="auto"`` chooses: measured rules, one per graph and device type.
 
-CPU rules were measured on this project's 2-core machine (AMD EPYC, 2 threads, batch 1, float32, random
-weights, median of 3-10 calls after a warm-up, all rows of one graph in one process; torch 2.14.1,
-onnxruntime 1.32). ``fused`` = BatchNorm folded + channels-last, ``compile`` = torch.compile of that with
-freezing, ``onnxruntime`` = our ONNX export (bicubic resizes as matmuls) in ONNX Runtime's CPU provider:
+CPU rules come from measurements on this project's 2-core machine (AMD EPYC, 2 threads, batch 1, float32,
+random weights). The first four rows are one ``efficientvit bench`` run (the README's performance section,
+median of 5 after 2 warm-ups); the decoder and super-resolution rows were timed with ``runner_for`` in one
+process per graph (median of 3-10 calls). ``fused`` = BatchNorm folded + channels-last, ``compile`` =
+torch.compile of that with freezing, ``onnxruntime`` = our ONNX export in ONNX Runtime's CPU provider:
 
 ==================  =========================  =======  =======  =======  ===========  ========
 graph               model, input               eager    fused    compile  onnxruntime  chosen
 ==================  =========================  =======  =======  =======  ===========  ========
-classifier          B1, 224x224                45 ms    29 ms    -        12-18 ms     onnxrt
-segmenter           seg-B1, 1024x2048          3714 ms  1980 ms  -        704 ms       onnxrt
-sam_image_encoder   SAM-L0, 512x512            888 ms   709 ms   1238 ms  488 ms       onnxrt
+classifier          B1, 224x224                38.8 ms  37.1 ms  21.0 ms  13.3 ms      onnxrt
+segmenter           seg-B1, 1024x2048          4030 ms  2294 ms  1241 ms  786 ms       onnxrt
+segmenter           seg-B1, 512x1024           426 ms   338 ms   284 ms   168 ms       onnxrt
+sam_image_encoder   SAM-L0, 512x512            1074 ms  890 ms   788 ms   570 ms       onnxrt
 sam_prompt_decoder  SAM-L0, one box            82 ms    -        -        71 ms        onnxrt
-upscaler            SR full-x2, 304x304 tile   see below
+upscaler            SR full-x2, 304x304 tile   3667 ms  2628 ms  -        1637 ms      fused
 ==================  =========================  =======  =======  =======  ===========  ========
+
+Super-resolution runs ``fused``: ONNX Runtime is 1.6x faster per tile, but exporting the model with dynamic
+sizes took 111 s, which a one-photo ``efficientvit upscale`` would never earn back (the model is being
+redesigned for speed; revisit the rule then). Seg-B0 was measured too: ONNX Runtime 19 / 52 / 201 ms against
+fused 46 / 121 / 565 ms at 256x512 / 512x1024 / 1024x2048, so the rule holds down to small inputs.
 
 On CUDA nothing has been measured yet (no GPU was available to this work): ``fused`` (folded BatchNorm,
 channels-last, float32) is the safe exact choice there until a measurement says otherwise. Models in another
