@@ -27,15 +27,21 @@ def _offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _eager_by_default(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """``backend="auto"`` runs eagerly in tests (an ONNX export per test model would take minutes), and the
-    export cache lives in a temporary folder; tests of the runtime itself undo both (``auto_backend``)."""
+    export cache lives in a temporary folder; tests of the runtime itself undo both (``users_auto``)."""
     monkeypatch.setenv("EFFICIENTVIT_BACKEND", "eager")
     monkeypatch.setenv("EFFICIENTVIT_CACHE", str(tmp_path_factory.getbasetemp() / "efficientvit-cache"))
 
 
 @pytest.fixture
-def auto_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``backend="auto"`` as users get it: the measured rules, not the tests' eager default."""
+def users_auto(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """``backend="auto"`` as users get it (the measured rules, not the tests' eager default), with one export
+    cache per test module, so that each export happens once per module; returns the cache folder."""
+    cache = tmp_path_factory.getbasetemp() / f"cache-{request.module.__name__.replace('.', '-')}"
     monkeypatch.delenv("EFFICIENTVIT_BACKEND")
+    monkeypatch.setenv("EFFICIENTVIT_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture

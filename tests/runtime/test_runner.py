@@ -45,20 +45,6 @@ def image(height: int, width: int, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One export cache for this module's tests, so that each export happens once."""
-    return tmp_path_factory.mktemp("runtime-cache")
-
-
-@pytest.fixture
-def users_auto(module_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``auto`` with the measured rules (not the tests' eager default) and the module's cache."""
-    monkeypatch.delenv("EFFICIENTVIT_BACKEND")
-    monkeypatch.setenv("EFFICIENTVIT_CACHE", str(module_cache))
-    return module_cache
-
-
-@pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two segmenter checkpoints with different weights and files of equal size."""
     directory = tmp_path_factory.mktemp("weights")

@@ -4,7 +4,6 @@ scores and logits as segment-anything's modules run eagerly."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,18 +11,6 @@ import torch
 
 from efficientvit.runtime import runner_for
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
-
-
-@pytest.fixture(scope="module")
-def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sam-cache")
-
-
-@pytest.fixture
-def users_auto(module_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EFFICIENTVIT_BACKEND")
-    monkeypatch.setenv("EFFICIENTVIT_CACHE", str(module_cache))
-
 
 PROMPTS = {
     "one point": {"point_coords": np.array([[200.0, 150.0]]), "point_labels": np.array([1])},
