@@ -92,9 +92,6 @@ def progress(items: Sized, unit: str) -> tqdm:
     return tqdm(total=len(items), unit=unit, disable=True if len(items) <= 1 else None, dynamic_ncols=True)
 
 
-_GRAPHS = {"cls": "classifier", "seg": "segmenter"}
-
-
 def add_backend_arguments(parser: argparse.ArgumentParser, *, onnx_file: bool = True) -> None:
     """The --backend option (and --onnx, for the commands that can run an exported file)."""
     parser.add_argument(
@@ -145,7 +142,7 @@ def load_backend_model(args: argparse.Namespace, task: str) -> nn.Module:
 
 def check_onnx_model(runtime: OnnxRuntimeModel, info: ModelInfo) -> None:
     """Refuse an ONNX file that does not hold ``info``'s model with shapes its inference function can feed."""
-    path, graph, expected = runtime.path, runtime.graph, _GRAPHS[info.task]
+    path, graph, expected = runtime.path, runtime.graph, TASK_GRAPHS[info.task][0]
     if graph is None or runtime.info is None:
         raise EfficientViTError(f"{path} has no efficientvit metadata; export it with `efficientvit export`")
     if graph != expected:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from efficientvit.models.sam.model import PROMPT_FRAME
+from efficientvit.tasks.common import standardize_
 
 __all__ = ["LOW_RES", "postprocess_masks", "preprocess", "preprocess_shape"]
 
@@ -36,9 +37,7 @@ def preprocess(
     size = preprocess_shape(height, width, side)
     x = pixels.to(torch.float32)[None] / 255.0  # (1, 3, H, W) in [0, 1]
     x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=x.device).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=x.device).view(3, 1, 1)
-    x = (x - mean_t) / std_t
+    x = standardize_(x, mean, std)
     return F.pad(x, (0, side - size[1], 0, side - size[0])), size  # (1, 3, side, side)
 
 
