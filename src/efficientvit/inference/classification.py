@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from efficientvit.inference.preprocess import check_image, model_info, model_placement
-from efficientvit.runtime import runner_for
+from efficientvit.runtime import one_torch_thread_before, runner_for
 from efficientvit.tasks import classification
 from efficientvit.zoo import ModelInfo
 
@@ -50,6 +50,7 @@ def classify(
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            batch = torch.stack([preprocess_classification(image.to(device), info) for image in chunk])
+            with one_torch_thread_before(run):
+                batch = torch.stack([preprocess_classification(image.to(device), info) for image in chunk])
             results.extend(classification.top_k_labels(run(batch.to(dtype)), top_k, names))
     return results

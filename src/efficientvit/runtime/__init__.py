@@ -18,6 +18,7 @@ from efficientvit.runtime.runner import (
     resolve_backend,
     runner_for,
 )
+from efficientvit.runtime.threads import one_torch_thread_before, runs_onnxruntime_on_cpu
 
 __all__ = [
     "BACKENDS",
@@ -29,8 +30,10 @@ __all__ = [
     "Runner",
     "auto_backend",
     "cache_root",
+    "one_torch_thread_before",
     "onnxruntime_providers",
     "release",
     "resolve_backend",
     "runner_for",
+    "runs_onnxruntime_on_cpu",
 ]

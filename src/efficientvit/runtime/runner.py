@@ -106,6 +106,8 @@ class Runner:
         """What was asked for (``auto`` or a backend name)."""
         self.backend: str | None = None
         """The backend in use, known once prepared."""
+        self.device: torch.device | None = None
+        """The model's device when it was last prepared."""
         self._watch: WeightWatch | None = None
         self._run: Run | None = None
         self._eager: Run | None = None
@@ -191,7 +193,7 @@ class Runner:
             run = self._compile(model, part)
         else:
             run = part
-        self.backend = backend
+        self.backend, self.device = backend, device
         return run
 
     def _fused(self, part: nn.Module) -> Run:
