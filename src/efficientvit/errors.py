@@ -6,3 +6,11 @@ from __future__ import annotations
 class EfficientViTError(Exception):
     """A user-facing error: the message names the problem and the fix; the CLI prints it as one line with no
     traceback."""
+
+
+class NoImageError(EfficientViTError, RuntimeError):
+    """A predictor was asked for masks before an image was set; a ``RuntimeError`` as in segment-anything."""
+
+
+class ConcurrentUseError(EfficientViTError, RuntimeError):
+    """One predictor was used from two threads so that one would get masks of the other's image."""

@@ -75,3 +75,32 @@ def test_non_image_file_and_wrong_task(cli, make_image, tmp_path, weights, offic
     args = ["sam", str(image), "-m", seg, "-w", str(official_checkpoint(seg)), "-o", str(tmp_path)]
     result = cli(*args, "--point", "1,1")
     assert result.code == 1 and "segment-anything" in result.err
+
+
+def test_a_folder_with_auto_thresholds(cli, make_image, tmp_path: Path, weights: Path) -> None:
+    make_image("photos/a.png", size=(40, 56))
+    make_image("photos/b.png", size=(36, 30))
+    out = tmp_path / "out"
+    args = ["sam", str(tmp_path / "photos"), "-m", MODEL, "-w", str(weights), "-o", str(out), "--auto"]
+    loose = ["--points-per-side", "2", "--pred-iou-thresh", "0", "--stability-score-thresh", "0"]
+    result = cli(*args, *loose)
+    assert result.code == 0, result.err
+    sizes = {}
+    for stem in ("a", "b"):
+        annotations = json.loads((out / f"{stem}_sam_auto.json").read_text())
+        assert annotations, stem  # thresholds at 0 keep masks even on random weights
+        sizes[stem] = annotations[0]["segmentation"]["size"]
+        assert f"{stem}.png: {len(annotations)} masks" in result.out
+    assert sizes == {"a": [40, 56], "b": [36, 30]}
+    strict = cli(*args, "--points-per-side", "2", "--pred-iou-thresh", "1.5")
+    assert strict.code == 2 and "not in [0, 1]" in strict.err
+
+
+def test_prompts_apply_to_every_image(cli, make_image, tmp_path: Path, weights: Path) -> None:
+    first, second = make_image("one.png", size=(48, 80)), make_image("two.png", size=(60, 60))
+    out = tmp_path / "out"
+    args = ["sam", str(first), str(second), "-m", MODEL, "-w", str(weights), "-o", str(out)]
+    result = cli(*args, "--point", "20,10")
+    assert result.code == 0, result.err
+    assert Image.open(out / "one_sam_mask.png").size == (80, 48)
+    assert Image.open(out / "two_sam_mask.png").size == (60, 60)

@@ -162,3 +162,19 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--points-per-side", "2", "--repeats", "1", "--warmup", "0", "--height", "64", "--width", "96"])
     out = capsys.readouterr().out
     assert "points_per_batch=64" in out and "points_per_batch=1" in out and "torch" in out
+
+
+def test_constructor_takes_segment_anythings_arguments_and_defaults(
+    model: torch.nn.Module,
+) -> None:
+    import inspect
+
+    segment_anything = pytest.importorskip("segment_anything")
+    theirs = inspect.signature(segment_anything.SamAutomaticMaskGenerator.__init__).parameters
+    ours = inspect.signature(SamAutomaticMaskGenerator.__init__).parameters
+    for name, parameter in theirs.items():
+        assert name in ours, name
+        assert ours[name].default == parameter.default or name == "crop_overlap_ratio", name
+    assert ours["crop_overlap_ratio"].default == pytest.approx(theirs["crop_overlap_ratio"].default)
+    generator = SamAutomaticMaskGenerator(model=model, points_per_side=2, min_mask_region_area=0)
+    assert generator.postprocess_small_regions is SamAutomaticMaskGenerator.postprocess_small_regions

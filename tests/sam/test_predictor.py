@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.sam import SamPredictor
@@ -35,7 +36,10 @@ def test_set_image_state(predictor: SamPredictor) -> None:
     assert predictor.is_image_set
     assert predictor.original_size == (HEIGHT, WIDTH)
     assert predictor.image_size == 512
-    assert predictor.input_size == (341, 512)  # longest side to 512, segment-anything's rounding
+    assert predictor.input_size == (683, 1024)  # the 1024 prompt frame, segment-anything's meaning
+    assert predictor.encoder_input_size == (341, 512)  # longest side to the L model's 512
+    assert (predictor.orig_h, predictor.orig_w) == (HEIGHT, WIDTH)
+    assert (predictor.input_h, predictor.input_w) == (683, 1024)
     assert predictor.get_image_embedding().shape == (1, 256, 64, 64)
 
 
@@ -53,12 +57,13 @@ def test_set_image_tensor_input_and_padding(
     x = seen[0]
     assert x.shape == (1, 3, 512, 512)
     assert (x[:, :, 341:, :] == 0).all() and not (x[:, :, 340, :] == 0).all()
-    # The image region: resized (bilinear, antialiased) to 341x512, then (pixel / 255 - mean) / std.
+    # The image region: resized to 341x512 by PIL as the official predictor does (uint8 out), then
+    # (pixel / 255 - mean) / std.
     info = model.info
-    pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255  # (1, 3, H, W)
-    resized = F.interpolate(pixels, size=(341, 512), mode="bilinear", antialias=True)
-    expected = (resized - torch.tensor(info.mean).view(3, 1, 1)) / torch.tensor(info.std).view(3, 1, 1)
-    torch.testing.assert_close(x[:, :, :341], expected)
+    resized = np.array(Image.fromarray(image).resize((512, 341), Image.Resampling.BILINEAR))  # (341, 512, 3)
+    pixels = torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255  # (1, 3, 341, 512)
+    expected = (pixels - torch.tensor(info.mean).view(3, 1, 1)) / torch.tensor(info.std).view(3, 1, 1)
+    torch.testing.assert_close(x[:, :, :341], expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(from_tensor.get_image_embedding(), predictor.get_image_embedding())
 
 
@@ -100,7 +105,7 @@ def test_prompt_coordinates_use_the_1024_frame(predictor: SamPredictor) -> None:
     points = predictor.transform_coords(torch.tensor([[240.0, 160.0], [120.0, 80.0]]))
     torch.testing.assert_close(points, torch.tensor([[1024.0, 683.0], [512.0, 341.5]]))
     box = predictor.transform_boxes(torch.tensor([0.0, 0.0, 240.0, 160.0]))
-    torch.testing.assert_close(box, torch.tensor([0.0, 0.0, 1024.0, 683.0]))
+    torch.testing.assert_close(box, torch.tensor([[0.0, 0.0, 1024.0, 683.0]]))  # (B, 4)
 
 
 def test_predict_equals_direct_module_call(model: torch.nn.Module, predictor: SamPredictor) -> None:
@@ -194,8 +199,7 @@ def test_predict_before_set_image_and_after_reset(model: torch.nn.Module) -> Non
     assert not predictor.is_image_set
     with pytest.raises(EfficientViTError, match="set_image"):
         predictor.predict(np.array([[1.0, 1.0]]), np.array([1]))
-    with pytest.raises(EfficientViTError, match="set_image"):
-        _ = predictor.original_size
+    assert predictor.original_size is None and predictor.input_size is None  # as segment-anything
     predictor.features = torch.zeros(1, 256, 64, 64)  # pretend an image was set, then forget it
     predictor.reset_image()
     with pytest.raises(EfficientViTError, match="set_image"):
@@ -205,3 +209,132 @@ def test_predict_before_set_image_and_after_reset(model: torch.nn.Module) -> Non
 def test_needs_a_sam_model() -> None:
     with pytest.raises(EfficientViTError, match="efficientvit-sam"):
         SamPredictor(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------ segment-anything's API, called as its documentation does
+
+
+def test_segment_anything_single_point_and_batched_boxes(predictor: SamPredictor, image: np.ndarray) -> None:
+    """The calls of segment-anything's predictor example notebook, unchanged."""
+    input_point = np.array([[120, 80]])
+    input_label = np.array([1])
+    masks, scores, logits = predictor.predict(
+        point_coords=input_point, point_labels=input_label, multimask_output=True
+    )
+    assert masks.shape == (3, HEIGHT, WIDTH) and scores.shape == (3,) and logits.shape == (3, 256, 256)
+    mask_input = logits[np.argmax(scores), :, :]
+    masks, _, _ = predictor.predict(
+        point_coords=input_point,
+        point_labels=input_label,
+        mask_input=mask_input[None, :, :],
+        multimask_output=False,
+    )
+    assert masks.shape == (1, HEIGHT, WIDTH)
+    input_boxes = torch.tensor([[10, 10, 100, 90], [120, 40, 230, 150]], device=predictor.device)
+    transformed_boxes = predictor.transform.apply_boxes_torch(input_boxes, image.shape[:2])
+    masks, _, _ = predictor.predict_torch(
+        point_coords=None, point_labels=None, boxes=transformed_boxes, multimask_output=False
+    )
+    assert masks.shape == (2, 1, HEIGHT, WIDTH) and masks.dtype == torch.bool
+    one, _, _ = predictor.predict(box=np.array([120, 40, 230, 150]), multimask_output=False)
+    assert (one[0] == masks[1, 0].numpy()).mean() > 0.999
+
+
+def _fresh_embedding(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
+    """``set_image``'s embedding computed now (thread counts set by earlier tests move the last bits)."""
+    reference = SamPredictor(model)
+    reference.set_image(image)
+    return reference.get_image_embedding()
+
+
+def test_set_torch_image_after_transform_apply_image(model: torch.nn.Module, image: np.ndarray) -> None:
+    """segment-anything's ``apply_image`` + ``set_torch_image`` path encodes what ``set_image`` does."""
+    expected = _fresh_embedding(model, image)
+    other = SamPredictor(model)
+    input_image = other.transform.apply_image(image)
+    assert input_image.shape == (341, 512, 3)  # the encoder's frame of an L model
+    input_image_torch = torch.as_tensor(input_image, device=other.device)
+    input_image_torch = input_image_torch.permute(2, 0, 1).contiguous()[None, :, :, :]
+    other.set_torch_image(input_image_torch, image.shape[:2])
+    torch.testing.assert_close(other.get_image_embedding(), expected, rtol=0, atol=0)
+    assert other.input_size == (683, 1024) and other.original_size == (HEIGHT, WIDTH)
+    with pytest.raises(EfficientViTError, match="apply_image"):
+        other.set_torch_image(torch.zeros(1, 3, 300, 400), image.shape[:2])
+
+
+def test_bgr_images(model: torch.nn.Module, image: np.ndarray) -> None:
+    expected = _fresh_embedding(model, image)
+    bgr = SamPredictor(model)
+    bgr.set_image(image[..., ::-1], image_format="BGR")  # as cv2.imread gives it
+    torch.testing.assert_close(bgr.get_image_embedding(), expected, rtol=0, atol=0)
+    with pytest.raises(EfficientViTError, match="image_format"):
+        bgr.set_image(image, image_format="RGBA")
+
+
+def test_errors_are_runtime_errors_where_segment_anything_raises_them(model: torch.nn.Module) -> None:
+    fresh = SamPredictor(model)
+    with pytest.raises(RuntimeError, match="set_image"):
+        fresh.predict_torch(None, None, boxes=torch.zeros(1, 4))
+    with pytest.raises(RuntimeError, match="set_image"):
+        fresh.get_image_embedding()
+
+
+def test_a_thread_never_gets_masks_of_another_threads_image(
+    model: torch.nn.Module, image: np.ndarray
+) -> None:
+    import threading
+
+    from efficientvit.errors import ConcurrentUseError
+
+    shared = SamPredictor(model)
+    shared.set_image(image)  # this thread's image
+    other = threading.Thread(target=shared.set_image, args=(image[::-1].copy(),))
+    other.start()
+    other.join()
+    with pytest.raises(ConcurrentUseError, match="its own SamPredictor"):
+        shared.predict(np.array([[10.0, 10.0]]), np.array([1]))
+    # Setting in one thread and predicting in another (a GUI's worker) is fine.
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(shared.predict(box=np.array([0, 0, 50, 50]))))
+    worker.start()
+    worker.join()
+    assert len(results) == 1 and results[0][0].shape == (3, HEIGHT, WIDTH)
+
+
+@pytest.mark.parametrize("shape", [(1, 700), (700, 1)])
+def test_one_pixel_wide_images_give_masks(model: torch.nn.Module, shape: tuple[int, int]) -> None:
+    predictor = SamPredictor(model)
+    predictor.set_image(np.full((*shape, 3), 128, dtype=np.uint8))
+    masks, scores, _ = predictor.predict(box=np.array([0, 0, shape[1] - 1, shape[0] - 1]))
+    assert masks.shape == (3, *shape) and np.isfinite(scores).all()
+
+
+def test_set_image_batch_and_image_index(model: torch.nn.Module, image: np.ndarray) -> None:
+    """The official predictor's batch API: preprocessed (B, 3, 512, 512) images, prompts per image."""
+    from efficientvit.tasks import sam as sam_task
+
+    images = [image, image[::-1].copy()]
+    singles = []
+    for one in images:
+        single = SamPredictor(model)
+        single.set_image(one)
+        singles.append(single)
+    info = model.info
+    pixels = [torch.from_numpy(one).permute(2, 0, 1) for one in images]  # (3, H, W) each
+    batch = torch.cat([sam_task.preprocess(p, 512, info.mean, info.std)[0] for p in pixels])
+    assert batch.shape == (2, 3, 512, 512)
+    predictor = SamPredictor(model)
+    predictor.set_image_batch(batch)
+    assert predictor.original_size == (512, 512) and predictor.get_image_embedding().shape == (2, 256, 64, 64)
+    boxes = torch.tensor([[100.0, 100.0, 600.0, 500.0]])  # the 1024 frame
+    for index, single in enumerate(singles):
+        _, scores, low_res = predictor.predict_torch(boxes=boxes, image_index=index)
+        _, expected_scores, expected_low_res = single.predict_torch(boxes=boxes)
+        torch.testing.assert_close(low_res, expected_low_res, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(scores, expected_scores, rtol=1e-4, atol=1e-4)
+    with pytest.raises(EfficientViTError, match="image_index"):
+        predictor.predict_torch(boxes=boxes)
+    with pytest.raises(EfficientViTError, match="image_index"):
+        predictor.predict_torch(boxes=boxes, image_index=2)
+    with pytest.raises(EfficientViTError, match=r"\(B, 3, 512, 512\)"):
+        predictor.set_image_batch(batch[:, :, :100])

@@ -4,7 +4,7 @@ an exported file in ONNX Runtime), device checks and progress bars."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,17 @@ def load_model(name: str, weights: str, device: str, task: str) -> nn.Module:
     require_task(get_model_info(name), task)
     target = parse_device(device)
     return create_model(name, weights=weights).to(target)
+
+
+def check_stems(paths: Sequence[Path]) -> None:
+    """Refuse inputs whose outputs would overwrite each other (same file stem)."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise EfficientViTError(
+                f"{seen[path.stem]} and {path} would both write {path.stem}_*.png; rename one of them"
+            )
+        seen[path.stem] = path
 
 
 def progress(items: Sized, unit: str) -> tqdm:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from efficientvit.cli.common import (
     add_backend_arguments,
     add_model_arguments,
+    check_stems,
     load_backend_model,
     positive_int,
+    progress,
     unit_float,
 )
-from efficientvit.data.images import read_image, save_png
+from efficientvit.data.images import list_images, read_image, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
 
@@ -50,11 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sam",
         help="segment anything: masks from points / a box, or automatic masks",
-        description="With --point/--box: write OUT_DIR/<stem>_sam_overlay.png and <stem>_sam_mask.png "
-        "(the best mask, 0/255). With --auto: write <stem>_sam_auto_overlay.png and <stem>_sam_auto.json "
-        "(COCO RLE).",
+        description="For every image: with --point/--box write OUT_DIR/<stem>_sam_overlay.png and "
+        "<stem>_sam_mask.png (the best mask, 0/255); with --auto write <stem>_sam_auto_overlay.png and "
+        "<stem>_sam_auto.json (COCO RLE).",
     )
-    parser.add_argument("image", type=Path, metavar="IMAGE")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders of images"
+    )
     add_model_arguments(parser)
     add_backend_arguments(parser, onnx_file=False)
     parser.add_argument("--point", type=point, action="append", default=[], metavar="X,Y[,LABEL]")
@@ -62,6 +68,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--auto", action="store_true", help="automatic masks over a grid of point prompts")
     parser.add_argument("--points-per-side", type=positive_int, default=32, help="--auto grid (default 32)")
     parser.add_argument("--points-per-batch", type=positive_int, default=16, help="--auto batch (default 16)")
+    parser.add_argument(
+        "--pred-iou-thresh",
+        type=unit_float,
+        default=0.88,
+        help="--auto: keep masks whose predicted IoU exceeds this, in [0, 1] (default 0.88)",
+    )
+    parser.add_argument(
+        "--stability-score-thresh",
+        type=unit_float,
+        default=0.95,
+        help="--auto: keep masks whose stability score exceeds this, in [0, 1] (default 0.95)",
+    )
     parser.add_argument("--output", "-o", required=True, type=Path, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--alpha", type=unit_float, default=0.5, help="overlay opacity (default 0.5)")
     parser.set_defaults(run=run)
@@ -78,22 +96,47 @@ def paint(image: torch.Tensor, masks: list[np.ndarray], alpha: float) -> torch.T
 
 
 def run(args: argparse.Namespace) -> int:
-    """Prompted or automatic masks for ``args.image``."""
+    """Prompted or automatic masks for every image of ``args.inputs``."""
     if args.auto == bool(args.point or args.box):
         raise EfficientViTError(
             "give prompts (--point X,Y and/or --box X0,Y0,X1,Y1) or --auto, not both or none"
         )
-    image = read_image(args.image)
+    paths = list_images(args.inputs)
+    check_stems(paths)
     model = load_backend_model(args, "sam")
-    base = args.output / args.image.stem
-    if args.auto:
-        generator = SamAutomaticMaskGenerator(
+    generator = (
+        SamAutomaticMaskGenerator(
             model,
             points_per_side=args.points_per_side,
             points_per_batch=args.points_per_batch,
+            pred_iou_thresh=args.pred_iou_thresh,
+            stability_score_thresh=args.stability_score_thresh,
             output_mode="coco_rle",
             backend=args.backend,
+            progress=sys.stderr.isatty(),
         )
+        if args.auto
+        else None
+    )
+    predictor = generator.predictor if generator is not None else SamPredictor(model, backend=args.backend)
+    with progress(paths, "image") as bar:
+        for path in paths:
+            lines = _masks_for(path, args, generator, predictor)
+            tqdm.write("\n".join(lines))
+            bar.update(1)
+    return 0
+
+
+def _masks_for(
+    path: Path,
+    args: argparse.Namespace,
+    generator: SamAutomaticMaskGenerator | None,
+    predictor: SamPredictor,
+) -> list[str]:
+    """Write the outputs of one image; returns the lines to print."""
+    image = read_image(path)
+    base = args.output / path.stem
+    if generator is not None:
         annotations = generator.generate(image)
         from pycocotools import mask as mask_utils
 
@@ -102,9 +145,8 @@ def run(args: argparse.Namespace) -> int:
         json_path = Path(f"{base}_sam_auto.json")
         json_path.write_text(json.dumps(annotations))
         written.append(json_path)
-        print(f"{args.image}: {len(annotations)} masks")
+        summary = f"{path}: {len(annotations)} masks"
     else:
-        predictor = SamPredictor(model, backend=args.backend)
         predictor.set_image(image)
         coords = np.array([p[:2] for p in args.point], dtype=np.float32) if args.point else None
         labels = np.array([p[2] for p in args.point]) if args.point else None
@@ -119,6 +161,5 @@ def run(args: argparse.Namespace) -> int:
             save_png(paint(image, [masks[best]], args.alpha), f"{base}_sam_overlay.png"),
             save_png(torch.from_numpy(masks[best].astype(np.uint8) * 255), f"{base}_sam_mask.png"),
         ]
-        print(f"{args.image}: mask score {float(scores[best]):.3f}, {int(masks[best].sum())} pixels")
-    print("\n".join(f"  {p}" for p in written))
-    return 0
+        summary = f"{path}: mask score {float(scores[best]):.3f}, {int(masks[best].sum())} pixels"
+    return [summary, *(f"  {p}" for p in written)]

@@ -12,13 +12,13 @@ from tqdm import tqdm
 from efficientvit.cli.common import (
     add_backend_arguments,
     add_model_arguments,
+    check_stems,
     load_backend_model,
     positive_int,
     progress,
     unit_float,
 )
 from efficientvit.data.images import list_images, read_image, save_png
-from efficientvit.errors import EfficientViTError
 from efficientvit.inference import overlay, segment
 
 SUMMARY_CLASSES = 3
@@ -48,17 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="resize the shorter image side to this before inference (default: the model's resolution)",
     )
     parser.set_defaults(run=run)
-
-
-def check_stems(paths: Sequence[Path]) -> None:
-    """Refuse inputs whose outputs would overwrite each other (same file stem)."""
-    seen: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            raise EfficientViTError(
-                f"{seen[path.stem]} and {path} would both write {path.stem}_*.png; rename one of them"
-            )
-        seen[path.stem] = path
 
 
 def summary(labels: torch.Tensor, class_names: Sequence[str]) -> str:

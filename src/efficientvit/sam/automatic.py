@@ -31,6 +31,7 @@ from segment_anything.utils.amg import (
 )
 from torch import nn
 from torchvision.ops import batched_nms
+from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.sam.predictor import SamPredictor, image_tensor
@@ -45,7 +46,7 @@ class SamAutomaticMaskGenerator:
 
     def __init__(
         self,
-        model_or_predictor: nn.Module | SamPredictor,
+        model: nn.Module | SamPredictor,
         points_per_side: int | None = 32,
         points_per_batch: int = 64,
         pred_iou_thresh: float = 0.88,
@@ -61,9 +62,12 @@ class SamAutomaticMaskGenerator:
         output_mode: OutputMode = "binary_mask",
         *,
         backend: str | None = "auto",
+        progress: bool = False,
     ) -> None:
-        """The arguments of segment-anything's generator; ``backend`` runs the model as in
-        :class:`~efficientvit.sam.SamPredictor` (ignored when a predictor is given: it has its own)."""
+        """The arguments of segment-anything's generator (``model``: an EfficientViT-SAM model or a
+        :class:`~efficientvit.sam.SamPredictor`); ``backend`` runs the model as in
+        :class:`~efficientvit.sam.SamPredictor` (ignored when a predictor is given: it has its own);
+        ``progress`` shows a progress bar over the point batches of each image on stderr."""
         if (points_per_side is None) == (point_grids is None):
             raise EfficientViTError("give exactly one of points_per_side and point_grids")
         if points_per_side is not None and points_per_side < 1:
@@ -87,11 +91,7 @@ class SamAutomaticMaskGenerator:
             raise EfficientViTError(
                 f"point_grids needs one grid per crop layer ({crop_n_layers + 1}), got {len(point_grids)}"
             )
-        self.predictor = (
-            model_or_predictor
-            if isinstance(model_or_predictor, SamPredictor)
-            else SamPredictor(model_or_predictor, backend=backend)
-        )
+        self.predictor = model if isinstance(model, SamPredictor) else SamPredictor(model, backend=backend)
         self.point_grids = point_grids
         """Per crop layer, (P, 2) points in [0, 1] x [0, 1] (x, y) of the crop."""
         self.points_per_batch = points_per_batch
@@ -104,6 +104,7 @@ class SamAutomaticMaskGenerator:
         self.crop_overlap_ratio = crop_overlap_ratio
         self.min_mask_region_area = min_mask_region_area
         self.output_mode = output_mode
+        self.progress = progress
 
     @torch.no_grad()
     def generate(self, image: np.ndarray | torch.Tensor) -> list[dict[str, Any]]:
@@ -117,7 +118,7 @@ class SamAutomaticMaskGenerator:
         image = pixels.permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
         data = self._generate_masks(image)
         if self.min_mask_region_area > 0:
-            data = self._remove_small_regions(
+            data = self.postprocess_small_regions(
                 data, self.min_mask_region_area, max(self.box_nms_thresh, self.crop_nms_thresh)
             )
         if self.output_mode == "coco_rle":
@@ -143,8 +144,12 @@ class SamAutomaticMaskGenerator:
         orig_size = image.shape[:2]
         crop_boxes, layer_idxs = generate_crop_boxes(orig_size, self.crop_n_layers, self.crop_overlap_ratio)
         data = MaskData()
-        for crop_box, layer_idx in zip(crop_boxes, layer_idxs, strict=True):
-            data.cat(self._process_crop(image, crop_box, layer_idx, orig_size))
+        batches = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for layer in layer_idxs)
+        with tqdm(
+            total=batches, unit="batch", desc="automatic masks", disable=not self.progress, leave=False
+        ) as bar:
+            for crop_box, layer_idx in zip(crop_boxes, layer_idxs, strict=True):
+                data.cat(self._process_crop(image, crop_box, layer_idx, orig_size, bar))
         if len(crop_boxes) > 1:
             # Between crops, prefer masks from smaller crops (they see more detail).
             scores = 1 / box_area(data["crop_boxes"])
@@ -159,7 +164,7 @@ class SamAutomaticMaskGenerator:
         return data
 
     def _process_crop(
-        self, image: np.ndarray, crop_box: list[int], layer_idx: int, orig_size: tuple[int, ...]
+        self, image: np.ndarray, crop_box: list[int], layer_idx: int, orig_size: tuple[int, ...], bar: tqdm
     ) -> MaskData:
         x0, y0, x1, y1 = crop_box
         self.predictor.set_image(image[y0:y1, x0:x1, :])
@@ -168,6 +173,7 @@ class SamAutomaticMaskGenerator:
         data = MaskData()
         for (batch,) in batch_iterator(self.points_per_batch, points):
             data.cat(self._process_batch(batch, crop_box, orig_size))
+            bar.update(1)
         self.predictor.reset_image()
         keep = batched_nms(
             data["boxes"].float(),
@@ -212,8 +218,9 @@ class SamAutomaticMaskGenerator:
         return data
 
     @staticmethod
-    def _remove_small_regions(data: MaskData, min_area: int, nms_thresh: float) -> MaskData:
-        """Remove small islands and fill small holes, then rerun NMS (recomputed masks score 0)."""
+    def postprocess_small_regions(data: MaskData, min_area: int, nms_thresh: float) -> MaskData:
+        """Remove small islands and fill small holes, then rerun NMS (recomputed masks score 0): the static
+        method of segment-anything's generator, under its name."""
         if len(data["rles"]) == 0:
             return data
         new_masks, scores = [], []

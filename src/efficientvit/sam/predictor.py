@@ -7,17 +7,27 @@ and the mask decoder. Prompts are points, boxes and low-resolution masks in the 
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import ConcurrentUseError, EfficientViTError, NoImageError
 from efficientvit.models.sam.model import PROMPT_FRAME
 from efficientvit.runtime import resolve_backend, runner_for
+from efficientvit.sam.transforms import ResizeLongestSide
 from efficientvit.tasks import sam as sam_task
+from efficientvit.tasks.common import normalize
 from efficientvit.tasks.sam import LOW_RES, preprocess_shape
 
 __all__ = ["SamPredictor", "image_tensor", "preprocess_shape"]
+
+T = TypeVar("T")
 
 POINT_LABELS = (-1, 0, 1, 2, 3)
 """segment-anything's point labels: padding, background, foreground, box top-left, box bottom-right."""
@@ -62,8 +72,30 @@ def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def _serialised(method: Callable[..., T]) -> Callable[..., T]:
+    """A method of :class:`SamPredictor` run under the predictor's lock."""
+
+    @functools.wraps(method)
+    def locked(self: SamPredictor, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class SamPredictor:
     """Encode an image once with :meth:`set_image`, then predict masks for any number of prompts.
+
+    segment-anything's attributes keep their meaning: ``original_size`` (H, W) of the image (None until one
+    is set), ``input_size`` the (h, w) it covers in the 1024 prompt frame (what ``postprocess_masks`` crops),
+    ``transform`` a :class:`~efficientvit.sam.transforms.ResizeLongestSide`. L models encode a 512 square,
+    so ``encoder_input_size`` is the (h, w) the image covers in the encoder's input (equal to
+    ``input_size`` for XL models).
+
+    One predictor holds one image: threads that each set their own image need a predictor each (they can
+    share the model). A thread that set an image and then finds another thread's image in its place gets a
+    :class:`~efficientvit.errors.ConcurrentUseError` instead of the other image's masks; calls themselves
+    are serialised by a lock.
 
     ``backend`` runs the image encoder and the prompt decoder through :func:`efficientvit.runtime.runner_for`
     (default ``"auto"``: the fastest exact backend, on a CPU our ONNX exports in ONNX Runtime, prepared once);
@@ -83,6 +115,12 @@ class SamPredictor:
         self.image_size: int = info.resolution[0]
         """Side of the encoder's square input (512 for L models, 1024 for XL models)."""
         self._mean, self._std = info.mean, info.std
+        self.transform = ResizeLongestSide(self.image_size, lambda: self.original_size)
+        self._lock = threading.RLock()
+        self._setters: set[int] = set()
+        """Threads that have set an image on this predictor."""
+        self._image_thread: int | None = None
+        """The thread that set the current image."""
         self.reset_image()
 
     @property
@@ -94,62 +132,155 @@ class SamPredictor:
         return self.features is not None
 
     @property
-    def original_size(self) -> tuple[int, int]:
-        """(H, W) of the image given to :meth:`set_image`."""
-        if self._original_size is None:
-            raise EfficientViTError("no image is set; call SamPredictor.set_image(image) first")
-        return self._original_size
+    def orig_h(self) -> int | None:
+        return None if self.original_size is None else self.original_size[0]
 
+    @property
+    def orig_w(self) -> int | None:
+        return None if self.original_size is None else self.original_size[1]
+
+    @property
+    def input_h(self) -> int | None:
+        return None if self.input_size is None else self.input_size[0]
+
+    @property
+    def input_w(self) -> int | None:
+        return None if self.input_size is None else self.input_size[1]
+
+    @_serialised
     def reset_image(self) -> None:
         """Forget the current image and its embedding."""
         self.features: torch.Tensor | None = None
-        self._original_size: tuple[int, int] | None = None
+        self.original_size: tuple[int, int] | None = None
+        """(H, W) of the image given to :meth:`set_image`."""
         self.input_size: tuple[int, int] | None = None
-        """(h, w) of the resized image inside the encoder's padded square input."""
+        """(h, w) the resized image covers in the 1024 prompt frame (segment-anything's meaning)."""
+        self.encoder_input_size: tuple[int, int] | None = None
+        """(h, w) the resized image covers in the encoder's padded square input."""
+        self._image_thread = None
 
     # ------------------------------------------------------------------ image
 
+    @_serialised
     @torch.no_grad()
-    def set_image(self, image: np.ndarray | torch.Tensor) -> None:
-        """Encode ``image``: an (H, W, 3) uint8 RGB numpy array or a (3, H, W) uint8 tensor."""
+    def set_image(self, image: np.ndarray | torch.Tensor, image_format: str = "RGB") -> None:
+        """Encode ``image``: an (H, W, 3) uint8 numpy array or a (3, H, W) uint8 tensor, its channels in
+        ``image_format`` order ("RGB" or "BGR", as OpenCV reads files). Resized as the official predictor
+        does (see :mod:`efficientvit.tasks.sam`)."""
+        if image_format not in ("RGB", "BGR"):
+            raise EfficientViTError(f"image_format must be 'RGB' or 'BGR', got {image_format!r}")
         pixels = image_tensor(image)  # (3, H, W) uint8
-        height, width = pixels.shape[-2:]
+        if image_format == "BGR":
+            pixels = pixels.flip(0)
         self.reset_image()
-        x, input_size = sam_task.preprocess(pixels.to(self.device), self.image_size, self._mean, self._std)
-        self.features = runner_for(self.model, "sam_image_encoder", self.backend)(x)  # (1, 256, 64, 64)
-        self._original_size = (int(height), int(width))
-        self.input_size = input_size
+        x, size = sam_task.preprocess(pixels.to(self.device), self.image_size, self._mean, self._std)
+        self._encode(x, size, (int(pixels.shape[1]), int(pixels.shape[2])))
 
+    @_serialised
+    @torch.no_grad()
+    def set_torch_image(self, transformed_image: torch.Tensor, original_image_size: Sequence[int]) -> None:
+        """Encode an image already resized by ``transform.apply_image`` (or ``apply_image_torch``): a
+        (1, 3, h, w) tensor of pixel values in [0, 255] whose longest side is the encoder's
+        (``image_size``), with the (H, W) of the original image, as segment-anything's ``set_torch_image``."""
+        x = transformed_image
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise EfficientViTError(f"set_torch_image takes a (1, 3, h, w) tensor, got {shape}")
+        if max(x.shape[-2:]) != self.image_size:
+            raise EfficientViTError(
+                f"set_torch_image: the image's longest side must be the encoder's {self.image_size} "
+                f"(resize it with predictor.transform.apply_image), got {tuple(x.shape[-2:])}"
+            )
+        if len(original_image_size) != 2 or min(original_image_size) < 1:
+            raise EfficientViTError(
+                f"original_image_size must be (H, W) in pixels, got {tuple(original_image_size)}"
+            )
+        height, width = x.shape[-2:]
+        self.reset_image()
+        x = normalize(x.to(self.device, torch.float32).contiguous(), self._mean, self._std)  # (1, 3, h, w)
+        x = F.pad(x, (0, self.image_size - width, 0, self.image_size - height))  # (1, 3, side, side)
+        self._encode(x, (int(height), int(width)), (int(original_image_size[0]), int(original_image_size[1])))
+
+    @_serialised
+    @torch.no_grad()
+    def set_image_batch(self, images: torch.Tensor) -> None:
+        """Encode B images already preprocessed for the encoder, (B, 3, side, side) resized, normalised and
+        padded (:func:`efficientvit.tasks.sam.preprocess`), as the official predictor's ``set_image_batch``:
+        ``original_size`` is then (side, side), and ``predict_torch(..., image_index=i)`` decodes prompts
+        on image ``i``."""
+        side = self.image_size
+        if (
+            not isinstance(images, torch.Tensor)
+            or images.ndim != 4
+            or images.shape[0] == 0
+            or tuple(images.shape[1:]) != (3, side, side)
+        ):
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise EfficientViTError(
+                f"set_image_batch takes a (B, 3, {side}, {side}) tensor of preprocessed images, got {shape}"
+            )
+        self.reset_image()
+        self._encode(images.to(self.device, torch.float32), (side, side), (side, side))
+
+    def _embedding(self, image_index: int | None) -> torch.Tensor:
+        """The (1, 256, 64, 64) embedding prompts are decoded on."""
+        self._require_image()
+        assert self.features is not None
+        images = self.features.shape[0]
+        if image_index is None:
+            if images != 1:
+                raise EfficientViTError(
+                    f"{images} images are set (set_image_batch): pass image_index to say which to decode on"
+                )
+            return self.features
+        if not 0 <= image_index < images:
+            raise EfficientViTError(f"image_index must be in [0, {images}), got {image_index}")
+        return self.features[image_index : image_index + 1]
+
+    def _encode(self, x: torch.Tensor, size: tuple[int, int], original_size: tuple[int, int]) -> None:
+        """Run the encoder on padded (B, 3, side, side) inputs and record the images' frames."""
+        self.features = runner_for(self.model, "sam_image_encoder", self.backend)(x)  # (B, 256, 64, 64)
+        self.original_size = original_size
+        self.input_size = preprocess_shape(*original_size, PROMPT_FRAME)
+        self.encoder_input_size = size
+        thread = threading.get_ident()
+        self._setters.add(thread)
+        self._image_thread = thread
+
+    @_serialised
     def get_image_embedding(self) -> torch.Tensor:
-        """The (1, 256, 64, 64) embedding of the current image."""
+        """The (1, 256, 64, 64) embedding of the current image ((B, ...) after :meth:`set_image_batch`)."""
         self._require_image()
         assert self.features is not None
         return self.features
 
     def _require_image(self) -> None:
         if self.features is None:
-            raise EfficientViTError("no image is set; call SamPredictor.set_image(image) before predicting")
+            raise NoImageError("no image is set; call SamPredictor.set_image(image) before predicting")
+        thread = threading.get_ident()
+        if thread in self._setters and self._image_thread != thread:
+            raise ConcurrentUseError(
+                "another thread replaced this SamPredictor's image since this thread set its own; give each "
+                "thread its own SamPredictor (they can share the model)"
+            )
 
     # ---------------------------------------------------------- coordinates
 
-    def _frame_scale(self) -> tuple[float, float]:
-        """(x, y) factors from original pixels to the 1024 prompt frame (ResizeLongestSide(1024))."""
-        height, width = self.original_size
-        frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
-        return frame_w / width, frame_h / height
-
     def transform_coords(self, coords: torch.Tensor) -> torch.Tensor:
-        """(..., 2) (x, y) points in original pixels to the prompt frame, for :meth:`predict_torch`."""
-        sx, sy = self._frame_scale()
-        return coords.to(torch.float32) * coords.new_tensor([sx, sy], dtype=torch.float32)
+        """(..., 2) (x, y) points in original pixels to the prompt frame, for :meth:`predict_torch`
+        (``transform.apply_coords_torch`` for the current image)."""
+        self._require_image()
+        return self.transform.apply_coords_torch(coords)
 
     def transform_boxes(self, boxes: torch.Tensor) -> torch.Tensor:
-        """(..., 4) (x0, y0, x1, y1) boxes in original pixels to the prompt frame."""
-        sx, sy = self._frame_scale()
-        return boxes.to(torch.float32) * boxes.new_tensor([sx, sy, sx, sy], dtype=torch.float32)
+        """(B, 4) (x0, y0, x1, y1) boxes in original pixels to the prompt frame
+        (``transform.apply_boxes_torch`` for the current image)."""
+        self._require_image()
+        return self.transform.apply_boxes_torch(boxes)
 
     # ----------------------------------------------------------- prediction
 
+    @_serialised
     def predict(
         self,
         point_coords: np.ndarray | None = None,
@@ -180,7 +311,7 @@ class SamPredictor:
             coords = self.transform_coords(coords)[None]  # (1, N, 2)
             labels = labels[None]  # (1, N)
         if box is not None:
-            boxes = self.transform_boxes(self._check_box(box))[None]  # (1, 4)
+            boxes = self.transform_boxes(self._check_box(box))  # (1, 4)
         if mask_input is not None:
             masks = self._check_mask_input(mask_input)[None]  # (1, 1, 256, 256)
         out_masks, scores, low_res = self.predict_torch(
@@ -223,6 +354,7 @@ class SamPredictor:
             raise EfficientViTError(
                 f"box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, got {values.tolist()}"
             )
+        assert self.original_size is not None
         height, width = self.original_size
         if x1 < 0 or y1 < 0 or x0 > width or y0 > height:
             raise EfficientViTError(
@@ -239,15 +371,17 @@ class SamPredictor:
             )
         return torch.as_tensor(values, dtype=torch.float32, device=self.device)
 
+    @_serialised
     @torch.no_grad()
     def predict_torch(
         self,
-        point_coords: torch.Tensor | None,
-        point_labels: torch.Tensor | None,
+        point_coords: torch.Tensor | None = None,
+        point_labels: torch.Tensor | None = None,
         boxes: torch.Tensor | None = None,
         mask_input: torch.Tensor | None = None,
         multimask_output: bool = True,
         return_logits: bool = False,
+        image_index: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Masks for a batch of B prompts on the current image, in one prompt-encoder/mask-decoder call.
 
@@ -258,7 +392,9 @@ class SamPredictor:
         """
         self._require_image()
         batch = self._check_batch(point_coords, point_labels, boxes, mask_input)
-        low_res, scores = self.decode(point_coords, point_labels, boxes, mask_input, multimask_output)
+        low_res, scores = self.decode(
+            point_coords, point_labels, boxes, mask_input, multimask_output, image_index
+        )
         assert low_res.shape[0] == batch
         masks = self.postprocess_masks(low_res)
         if not return_logits:
@@ -272,17 +408,20 @@ class SamPredictor:
         boxes: torch.Tensor | None,
         mask_input: torch.Tensor | None,
         multimask_output: bool,
+        image_index: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prompt encoder + mask decoder on the current embedding, with gradients if enabled (fine-tuning).
+        """Prompt encoder + mask decoder on the current embedding (image ``image_index`` of
+        :meth:`set_image_batch`), with gradients if enabled (fine-tuning).
 
         Takes checked prompts in the 1024 frame (see :meth:`predict_torch`); returns the low-resolution
         logits (B, C, 256, 256) and the predicted IoU scores (B, C).
         """
+        embedding = self._embedding(image_index)  # (1, 256, 64, 64)
         if not torch.is_grad_enabled() and (point_coords is not None or boxes is not None):
             runner = runner_for(self.model, "sam_prompt_decoder", self.backend)
             if getattr(runner, "requested", None) != "eager":
                 return self._decode_graph(
-                    runner, point_coords, point_labels, boxes, mask_input, multimask_output
+                    runner, embedding, point_coords, point_labels, boxes, mask_input, multimask_output
                 )
         points = None
         if point_coords is not None:
@@ -295,7 +434,7 @@ class SamPredictor:
             masks=None if mask_input is None else mask_input.to(self.device, torch.float32),
         )
         low_res, scores = self.model.mask_decoder(
-            image_embeddings=self.features,
+            image_embeddings=embedding,
             image_pe=self.model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
@@ -306,6 +445,7 @@ class SamPredictor:
     def _decode_graph(
         self,
         runner: object,
+        embedding: torch.Tensor,
         point_coords: torch.Tensor | None,
         point_labels: torch.Tensor | None,
         boxes: torch.Tensor | None,
@@ -336,9 +476,8 @@ class SamPredictor:
             )
         else:
             masks, has_mask = mask_input.to(device, torch.float32), torch.ones(1, device=device)
-        assert self.features is not None
         low_res, scores = runner(
-            self.features, torch.cat(coords, dim=1), torch.cat(labels, dim=1), masks, has_mask
+            embedding, torch.cat(coords, dim=1), torch.cat(labels, dim=1), masks, has_mask
         )
         keep = slice(1, None) if multimask_output else slice(0, 1)  # (B, 4, ...): single-mask output first
         return low_res[:, keep], scores[:, keep]
@@ -405,4 +544,6 @@ class SamPredictor:
 
         Upsampled to the 1024 prompt frame, cropped to the part the image covers there, resized to (H, W).
         """
+        self._require_image()
+        assert self.original_size is not None
         return sam_task.postprocess_masks(low_res, self.original_size)

@@ -1,44 +1,60 @@
 """EfficientViT-SAM's pre- and post-processing: the encoder's input (resize the longest side, normalise,
 pad to a square) and masks from the decoder's 256x256 logits back to the image's size.
 
-Prompts live in segment-anything's 1024x1024 frame for every model; L models encode 512x512 images and XL
-models 1024x1024 (``info.resolution``).
+Two frames: prompts live in segment-anything's 1024x1024 frame for every model, while L models encode
+512x512 images and XL models 1024x1024 (``info.resolution``). The resize is the official predictor's: PIL's
+bilinear filter on the uint8 image (antialiased when shrinking, rounded back to uint8), and none at all when
+the longest side already has the encoder's size, so embeddings equal the official ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from efficientvit.models.sam.model import PROMPT_FRAME
-from efficientvit.tasks.common import standardize_
+from efficientvit.tasks.common import normalize
 
-__all__ = ["LOW_RES", "postprocess_masks", "preprocess", "preprocess_shape"]
+__all__ = ["LOW_RES", "postprocess_masks", "preprocess", "preprocess_shape", "resize_longest_side"]
 
 LOW_RES = 256
 """Side of the mask decoder's low-resolution logits."""
 
 
 def preprocess_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) of an image resized so that its longest side is ``long_side`` (segment-anything's rounding)."""
+    """(h, w) of an image resized so that its longest side is ``long_side`` (segment-anything's rounding),
+    never below one pixel (segment-anything would give 0 for a 1x5000 image)."""
     scale = long_side / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+
+
+def resize_longest_side(pixels: torch.Tensor, side: int) -> torch.Tensor:
+    """A uint8 (3, H, W) image resized so that its longest side is ``side``, as the official predictor does:
+    PIL's bilinear filter (antialiased when shrinking), rounded to uint8; returned as it is when the longest
+    side already is ``side``. The result is on the image's device."""
+    height, width = pixels.shape[-2:]
+    if max(height, width) == side:
+        return pixels
+    new_h, new_w = preprocess_shape(height, width, side)
+    array = np.ascontiguousarray(pixels.permute(1, 2, 0).cpu().numpy())  # (H, W, 3)
+    resized = Image.fromarray(array).resize((new_w, new_h), Image.Resampling.BILINEAR)
+    return torch.from_numpy(np.array(resized)).permute(2, 0, 1).to(pixels.device)  # (3, h, w)
 
 
 def preprocess(
     pixels: torch.Tensor, side: int, mean: Sequence[float], std: Sequence[float]
 ) -> tuple[torch.Tensor, tuple[int, int]]:
     """The encoder's (1, 3, side, side) input from a uint8 (3, H, W) image, and the (h, w) the image takes
-    in it: resized (bilinear, antialiased) so its longest side is ``side``, normalised, zero-padded at the
-    bottom and right (zeros after normalisation, as in segment-anything)."""
-    height, width = pixels.shape[-2:]
-    size = preprocess_shape(height, width, side)
-    x = pixels.to(torch.float32)[None] / 255.0  # (1, 3, H, W) in [0, 1]
-    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    x = standardize_(x, mean, std)
-    return F.pad(x, (0, side - size[1], 0, side - size[0])), size  # (1, 3, side, side)
+    in it: :func:`resize_longest_side`, scaled to [0, 1] and normalised, zero-padded at the bottom and right
+    (zeros after normalisation, as in segment-anything)."""
+    resized = resize_longest_side(pixels, side)  # (3, h, w) uint8
+    height, width = resized.shape[-2:]
+    x = normalize(resized[None].contiguous(), mean, std)  # (1, 3, h, w), NCHW whatever the image's strides
+    return F.pad(x, (0, side - width, 0, side - height)), (height, width)  # (1, 3, side, side)
 
 
 def postprocess_masks(low_res: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
