@@ -104,3 +104,29 @@ def test_predict_torch_with_64_boxes_equals_the_official_predictor(l0, sample_ph
     torch.testing.assert_close(scores, expected_scores, rtol=1e-4, atol=1e-5)
     assert masks.shape == expected_masks.shape == (64, 3, 480, 640)
     assert (masks == (expected_masks > 0)).float().mean() > 0.9999
+
+
+def test_automatic_masks_match_the_official_generators(l0, sample_photo) -> None:
+    """Thresholds and NMS loosened so that many masks survive on these untrained weights; every mask of ours
+    has an official twin with IoU >= 0.99 and the other way round."""
+    from efficientsam.models.efficientvit.sam import EfficientViTSamAutomaticMaskGenerator
+
+    from efficientvit.sam import SamAutomaticMaskGenerator
+
+    ours, official = l0
+    image = _photo(sample_photo, (240, 320))
+    settings = {
+        "points_per_side": 6,
+        "pred_iou_thresh": 0.0,
+        "stability_score_thresh": 0.0,
+        "box_nms_thresh": 1.0,
+    }
+    mine = SamAutomaticMaskGenerator(ours, backend="eager", **settings).generate(image)
+    theirs = EfficientViTSamAutomaticMaskGenerator(official, **settings).generate(image)
+    assert len(mine) >= 10 and abs(len(mine) - len(theirs)) <= max(1, len(theirs) // 50)
+    a = torch.from_numpy(np.stack([m["segmentation"] for m in mine])).flatten(1).float()  # (M, H*W)
+    b = torch.from_numpy(np.stack([m["segmentation"] for m in theirs])).flatten(1).float()  # (N, H*W)
+    intersection = a @ b.T
+    iou = intersection / (a.sum(1)[:, None] + b.sum(1)[None, :] - intersection).clamp(min=1)
+    assert (iou.max(dim=1).values >= 0.99).float().mean() >= 0.98
+    assert (iou.max(dim=0).values >= 0.99).float().mean() >= 0.98

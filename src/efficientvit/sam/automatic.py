@@ -194,17 +194,19 @@ class SamAutomaticMaskGenerator:
         coords = torch.as_tensor(points, dtype=torch.float32, device=predictor.device)  # (P, 2)
         in_points = predictor.transform_coords(coords)[:, None, :]  # (P, 1, 2) in the prompt frame
         in_labels = torch.ones(in_points.shape[:2], dtype=torch.int64, device=in_points.device)  # (P, 1)
-        masks, iou_preds, _ = predictor.predict_torch(
-            in_points, in_labels, multimask_output=True, return_logits=True
-        )  # (P, 3, h, w), (P, 3)
+        # (P, 3, 256, 256) low-resolution logits, (P, 3) predicted IoUs
+        low_res, iou_preds = predictor.decode(in_points, in_labels, None, None, True)
         data = MaskData(
-            masks=masks.flatten(0, 1),  # (3P, h, w)
+            low_res=low_res.flatten(0, 1),  # (3P, 256, 256)
             iou_preds=iou_preds.flatten(0, 1),  # (3P,)
-            points=coords.repeat_interleave(masks.shape[1], dim=0),  # (3P, 2)
+            points=coords.repeat_interleave(low_res.shape[1], dim=0),  # (3P, 2)
         )
-        del masks
+        del low_res
         if self.pred_iou_thresh > 0.0:
+            # Filtered before upsampling: each mask is upsampled on its own, so the kept ones are unchanged.
             data.filter(data["iou_preds"] > self.pred_iou_thresh)
+        data["masks"] = predictor.postprocess_masks(data["low_res"][:, None])[:, 0]  # (M, h, w) logits
+        del data["low_res"]
         data["stability_score"] = calculate_stability_score(data["masks"], 0.0, self.stability_score_offset)
         if self.stability_score_thresh > 0.0:
             data.filter(data["stability_score"] >= self.stability_score_thresh)
