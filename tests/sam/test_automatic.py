@@ -79,13 +79,13 @@ def test_points_run_in_batches(
     """16 grid points with points_per_batch=5: four decoder calls of 5, 5, 5 and 1 prompts."""
     generator = SamAutomaticMaskGenerator(model, points_per_batch=5, **SETTINGS)
     batch_sizes: list[int] = []
-    original = generator.predictor.decode
+    original = generator.predictor.decode_tokens
 
     def spy(point_coords: torch.Tensor, *args: object, **kwargs: object) -> object:
         batch_sizes.append(point_coords.shape[0])
         return original(point_coords, *args, **kwargs)
 
-    monkeypatch.setattr(generator.predictor, "decode", spy)
+    monkeypatch.setattr(generator.predictor, "decode_tokens", spy)
     generator.generate(image)
     assert batch_sizes == [5, 5, 5, 1]
 

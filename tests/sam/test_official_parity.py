@@ -106,7 +106,8 @@ def test_predict_torch_with_64_boxes_equals_the_official_predictor(l0, sample_ph
     assert (masks == (expected_masks > 0)).float().mean() > 0.9999
 
 
-def test_automatic_masks_match_the_official_generators(l0, sample_photo) -> None:
+@pytest.mark.parametrize("backend", ["auto", "eager"])
+def test_automatic_masks_match_the_official_generators(l0, sample_photo, backend: str) -> None:
     """Thresholds and NMS loosened so that many masks survive on these untrained weights; every mask of ours
     has an official twin with IoU >= 0.99 and the other way round."""
     from efficientsam.models.efficientvit.sam import EfficientViTSamAutomaticMaskGenerator
@@ -121,7 +122,7 @@ def test_automatic_masks_match_the_official_generators(l0, sample_photo) -> None
         "stability_score_thresh": 0.0,
         "box_nms_thresh": 1.0,
     }
-    mine = SamAutomaticMaskGenerator(ours, backend="eager", **settings).generate(image)
+    mine = SamAutomaticMaskGenerator(ours, backend=backend, **settings).generate(image)
     theirs = EfficientViTSamAutomaticMaskGenerator(official, **settings).generate(image)
     assert len(mine) >= 10 and abs(len(mine) - len(theirs)) <= max(1, len(theirs) // 50)
     a = torch.from_numpy(np.stack([m["segmentation"] for m in mine])).flatten(1).float()  # (M, H*W)

@@ -20,6 +20,7 @@ from torch import nn
 from efficientvit.errors import ConcurrentUseError, EfficientViTError, NoImageError
 from efficientvit.models.sam.model import PROMPT_FRAME
 from efficientvit.runtime import resolve_backend, runner_for
+from efficientvit.sam.decoder import DecodedTokens, decode_tokens
 from efficientvit.sam.transforms import ResizeLongestSide
 from efficientvit.tasks import sam as sam_task
 from efficientvit.tasks.common import normalize
@@ -400,6 +401,22 @@ class SamPredictor:
         if not return_logits:
             masks = masks > 0.0
         return masks, scores, low_res
+
+    @_serialised
+    @torch.no_grad()
+    def decode_tokens(
+        self, point_coords: torch.Tensor, point_labels: torch.Tensor, image_index: int | None = None
+    ) -> DecodedTokens:
+        """The mask decoder's transformer and IoU head for B point prompts (B, N, 2) in the 1024 frame with
+        labels (B, N), no mask prompt, before any mask is upscaled: upscale the prompts worth keeping with
+        :func:`efficientvit.sam.decoder.upscale_masks` (see :mod:`efficientvit.sam.decoder`)."""
+        embedding = self._embedding(image_index)  # (1, 256, 64, 64)
+        encoder = self.model.prompt_encoder
+        device = self.device
+        points = (point_coords.to(device, torch.float32), point_labels.to(device))
+        sparse, _ = encoder(points=points, boxes=None, masks=None)  # (B, N + 1, 256)
+        no_mask = encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)  # the dense embedding of every prompt
+        return decode_tokens(self.model.mask_decoder, embedding, encoder.get_dense_pe(), sparse, no_mask)
 
     def decode(
         self,
