@@ -210,7 +210,7 @@ def test_formats_from_the_extension(
     assert out == tmp_path / f"out{suffix}"
     with Image.open(out) as image:
         assert image.mode == stored and image.size == (40, 24)
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left
 
 
 def test_png_is_the_default_extension(model: nn.Module, tmp_path: Path) -> None:

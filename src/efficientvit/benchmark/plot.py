@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from efficientvit.atomic import atomic_write
 from efficientvit.benchmark.runner import BenchReport, BenchRow
 
 PAPER_MIOU: dict[str, float] = {
@@ -53,8 +54,8 @@ def plot_report(report: BenchReport, path: str | os.PathLike[str]) -> Path:
         f"{machine['cpu']}, threads: {machine['torch_threads']}, batch 1, float32 (random weights)",
         fontsize=10,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with atomic_write(path) as file:
+        figure.savefig(file, dpi=110, format="png")
     return path
 
 

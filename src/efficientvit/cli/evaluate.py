@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import add_backend_arguments, positive_int
 from efficientvit.cli.train import add_data_arguments
 from efficientvit.train.config import TrainConfig
@@ -56,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{config.model} on {config.data} ({args.split}, {metrics['images']} images)")
     print(format_metrics(config.task, metrics, metrics.get("class_names", ())))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"model": config.model, "weights": args.weights, **metrics}, indent=2)
+        atomic_write_text(
+            args.json, json.dumps({"model": config.model, "weights": args.weights, **metrics}, indent=2)
         )
     return 0

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import (
     add_backend_arguments,
     add_model_arguments,
@@ -143,7 +144,7 @@ def _masks_for(
         masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
         written = [save_png(paint(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
         json_path = Path(f"{base}_sam_auto.json")
-        json_path.write_text(json.dumps(annotations))
+        atomic_write_text(json_path, json.dumps(annotations))
         written.append(json_path)
         summary = f"{path}: {len(annotations)} masks"
     else:

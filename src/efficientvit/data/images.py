@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["IMAGE_EXTENSIONS", "list_images", "open_image_file", "read_image", "save_png"]
@@ -160,8 +161,8 @@ def save_png(image: torch.Tensor, path: str | os.PathLike[str]) -> Path:
         raise ValueError(f"save_png expects shape (3, H, W), (1, H, W) or (H, W), got {tuple(image.shape)}")
     p = Path(path)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.ascontiguousarray(arr)).save(p, format="PNG")
+        with atomic_write(p) as file:  # never a half-written PNG in place of a good one
+            Image.fromarray(np.ascontiguousarray(arr)).save(file, format="PNG")
     except OSError as exc:
         reason = exc.strerror or _one_line(exc)
         raise EfficientViTError(f"{os.fspath(path)}: cannot write PNG ({reason})") from exc

@@ -26,7 +26,6 @@ offending path, as :mod:`efficientvit.data.images` does.
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import nn
 
+from efficientvit.atomic import atomic_write
 from efficientvit.data.images import _one_line, open_image_file
 from efficientvit.errors import EfficientViTError
 from efficientvit.inference.super_resolution import DEFAULT_TILE, upscale, upscale_float
@@ -222,14 +222,10 @@ def save_image(image: Image.Image, destination: str | os.PathLike[str]) -> Path:
     options = dict(_SAVE_OPTIONS.get(fmt, {}))
     if image.info.get("icc_profile"):
         options["icc_profile"] = image.info["icc_profile"]
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(partial, format=fmt, **options)
-        os.replace(partial, path)
+        with atomic_write(path) as file:
+            image.save(file, format=fmt, **options)
     except OSError as exc:
-        with suppress(OSError):
-            partial.unlink(missing_ok=True)
         reason = exc.strerror or _one_line(exc)
         raise EfficientViTError(f"{os.fspath(path)}: cannot write {fmt} ({reason})") from exc
     return path

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from efficientvit.atomic import atomic_write, temporary_names
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["atomic_save", "capture_rng_state", "load_checkpoint", "restore_rng_state"]
@@ -25,18 +26,10 @@ def atomic_save(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """``torch.save(obj)`` to ``path`` so that ``path`` is always either the old or the new complete file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+    for stale in path.parent.glob(temporary_names(path)):  # left by a killed process
         stale.unlink(missing_ok=True)
-    temporary = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        torch.save(obj, file)
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
         directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
