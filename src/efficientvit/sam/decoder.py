@@ -29,12 +29,11 @@ from segment_anything.modeling.transformer import Attention, TwoWayTransformer
 __all__ = ["DecodedTokens", "decode_tokens", "upscale_masks"]
 
 
-def _token_to_image(
-    attn: Attention, q: torch.Tensor, image: torch.Tensor, pe: torch.Tensor | None
-) -> torch.Tensor:
+def _token_to_image(attn: Attention, q: torch.Tensor, image: torch.Tensor, pe: torch.Tensor) -> torch.Tensor:
     """``attn(q=q, k=image + pe, v=image)`` for B queries of T tokens, (B, T, C), on the image side
-    (1 or B, N, C) and its positional encoding (1, N, C) or None; ``image + pe`` is never formed: the scores
-    are ``absorbed @ image^T + absorbed @ pe^T``, the second a product with the shared encoding."""
+    (1 or B, N, C) and its positional encoding (1, N, C). For a per-prompt image side ``image + pe`` is never
+    formed: the scores are ``absorbed @ image^T`` added to ``absorbed @ pe^T``, a product with the shared
+    encoding."""
     batch, tokens, channels = q.shape
     heads = attn.num_heads
     head_dim = attn.internal_dim // heads
@@ -44,16 +43,13 @@ def _token_to_image(
     rows = absorbed.reshape(batch * heads * tokens, channels)  # (B hT, C)
     points = image.shape[1]
     if image.shape[0] == 1:  # one image side for every prompt: one matrix product
-        keys = image[0] if pe is None else image[0] + pe[0]  # (N, C), once for all prompts
+        keys = image[0] + pe[0]  # (N, C), once for every prompt
         weights = (rows @ keys.T).view(batch, heads * tokens, points).softmax(dim=-1)  # (B, hT, N)
         pooled = weights.view(-1, points) @ image[0]  # (B hT, C)
     else:
+        shared = (rows @ pe[0].T).view(batch, heads * tokens, points)  # (B, hT, N)
         absorbed = absorbed.reshape(batch, heads * tokens, channels)  # (B, hT, C)
-        scores = (rows @ pe[0].T).view(batch, heads * tokens, points) if pe is not None else None
-        if scores is None:
-            scores = absorbed @ image.transpose(1, 2)  # (B, hT, N)
-        else:
-            scores = torch.baddbmm(scores, absorbed, image.transpose(1, 2))  # (B, hT, N)
+        scores = torch.baddbmm(shared, absorbed, image.transpose(1, 2))  # (B, hT, N)
         pooled = scores.softmax(dim=-1) @ image  # (B, hT, C)
     pooled = pooled.view(batch, heads, tokens, channels)
     w_v = attn.v_proj.weight.view(heads, head_dim, channels)  # (h, d, C)
