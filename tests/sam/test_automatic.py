@@ -73,19 +73,21 @@ def test_coco_rle_output_decodes_to_the_binary_masks(
         np.testing.assert_array_equal(rle_to_mask(ann["segmentation"]), expected["segmentation"])
 
 
+@pytest.mark.parametrize(("backend", "method"), [("eager", "decode"), ("fused", "decode_masks")])
 def test_points_run_in_batches(
-    model: torch.nn.Module, image: np.ndarray, monkeypatch: pytest.MonkeyPatch
+    model: torch.nn.Module, image: np.ndarray, monkeypatch: pytest.MonkeyPatch, backend: str, method: str
 ) -> None:
-    """16 grid points with points_per_batch=5: four decoder calls of 5, 5, 5 and 1 prompts."""
-    generator = SamAutomaticMaskGenerator(model, points_per_batch=5, **SETTINGS)
+    """16 grid points with points_per_batch=5: four decoder calls of 5, 5, 5 and 1 prompts, through the
+    whole decoder (eager) or the many-prompt decoder (fused, what auto runs on a CPU)."""
+    generator = SamAutomaticMaskGenerator(model, points_per_batch=5, backend=backend, **SETTINGS)
     batch_sizes: list[int] = []
-    original = generator.predictor.decode_tokens
+    original = getattr(generator.predictor, method)
 
     def spy(point_coords: torch.Tensor, *args: object, **kwargs: object) -> object:
         batch_sizes.append(point_coords.shape[0])
         return original(point_coords, *args, **kwargs)
 
-    monkeypatch.setattr(generator.predictor, "decode_tokens", spy)
+    monkeypatch.setattr(generator.predictor, method, spy)
     generator.generate(image)
     assert batch_sizes == [5, 5, 5, 1]
 

@@ -1,5 +1,6 @@
-"""The SAM predictor and automatic masks on the fastest backend (ONNX Runtime on a CPU): the same masks,
-scores and logits as segment-anything's modules run eagerly."""
+"""The SAM predictor and automatic masks on the fastest backends (on a CPU the encoder in ONNX Runtime, the
+prompt decoder fused: the many-prompt decoder): the same masks, scores and logits as segment-anything's
+modules run eagerly."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_predictor_on_auto_matches_eager(sam_l0: torch.nn.Module, sample_photo: 
                 again = fast.predict(**prompt, mask_input=low_res[:1], multimask_output=False)
                 reference = eager.predict(**prompt, mask_input=ref_low_res[:1], multimask_output=False)
                 assert close(again[2], reference[2]), name
-    assert runner_for(sam_l0, "sam_prompt_decoder").backend == "onnxruntime"
+    assert runner_for(sam_l0, "sam_prompt_decoder").backend == "fused"
+    assert fast.decoder_backend == "fused" and eager.decoder_backend == "eager"
 
 
 @pytest.mark.usefixtures("users_auto")

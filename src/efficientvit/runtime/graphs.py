@@ -32,6 +32,9 @@ class Graph:
     watched: Callable[[nn.Module], nn.Module] = lambda model: model
     """The module whose weights the graph computes with: a change there means preparing again (SAM's
     encoder graph watches the encoder alone, so fine-tuning the decoder never re-exports it)."""
+    fused: Callable[[nn.Module], nn.Module] | None = None
+    """What the ``fused`` backend runs, when the graph has a faster PyTorch formulation of ``part`` than
+    folding its BatchNorms (it shares the model's parameters); ``None``: the folded channels-last copy."""
 
 
 def _whole(model: nn.Module) -> nn.Module:
@@ -42,6 +45,12 @@ def _sam_prompt_decoder(model: nn.Module) -> nn.Module:
     from efficientvit.export.onnx import SamPromptDecoder
 
     return SamPromptDecoder(model, multimask_output=None)  # all four masks: the caller picks
+
+
+def _sam_many_prompt_decoder(model: nn.Module) -> nn.Module:
+    from efficientvit.sam.decoder import ManyPromptDecoder
+
+    return ManyPromptDecoder(model)
 
 
 GRAPHS: dict[str, Graph] = {
@@ -55,7 +64,13 @@ GRAPHS: dict[str, Graph] = {
     "sam_image_encoder": Graph(
         "sam_image_encoder", _whole, dynamic=False, single_item=True, watched=lambda sam: sam.image_encoder
     ),
-    "sam_prompt_decoder": Graph("sam_prompt_decoder", _sam_prompt_decoder, dynamic=True, image_inputs=()),
+    "sam_prompt_decoder": Graph(
+        "sam_prompt_decoder",
+        _sam_prompt_decoder,
+        dynamic=True,
+        image_inputs=(),
+        fused=_sam_many_prompt_decoder,
+    ),
     # Tiles of every size (the last row and column of tiles are smaller).
     "upscaler": Graph("upscaler", _whole, dynamic=True, min_side=2),
 }

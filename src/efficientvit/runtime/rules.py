@@ -2,9 +2,10 @@
 
 CPU rules come from measurements on this project's 2-core machine (AMD EPYC, 2 threads, batch 1, float32,
 random weights). The first four rows are one ``efficientvit bench`` run (the README's performance section,
-median of 5 after 2 warm-ups); the decoder and super-resolution rows were timed with ``runner_for`` in one
-process per graph (median of 3-10 calls). ``fused`` = BatchNorm folded + channels-last, ``compile`` =
-torch.compile of that with freezing, ``onnxruntime`` = our ONNX export in ONNX Runtime's CPU provider:
+median of 5 after 2 warm-ups); the super-resolution row was timed with ``runner_for`` in one process
+(median of 3 calls), the decoder rows as said below. ``fused`` = BatchNorm folded + channels-last,
+``compile`` = torch.compile of that with freezing, ``onnxruntime`` = our ONNX export in ONNX Runtime's CPU
+provider:
 
 ==================  =========================  =======  =======  =======  ===========  ========
 graph               model, input               eager    fused    compile  onnxruntime  chosen
@@ -13,9 +14,15 @@ classifier          B1, 224x224                38.8 ms  37.1 ms  21.0 ms  13.3 m
 segmenter           seg-B1, 1024x2048          4030 ms  2294 ms  1241 ms  786 ms       onnxrt
 segmenter           seg-B1, 512x1024           426 ms   338 ms   284 ms   168 ms       onnxrt
 sam_image_encoder   SAM-L0, 512x512            1074 ms  890 ms   788 ms   570 ms       onnxrt
-sam_prompt_decoder  SAM-L0, one box            82 ms    -        -        71 ms        onnxrt
+sam_prompt_decoder  SAM-L0, one box            118 ms   65 ms    -        78 ms        fused
+sam_prompt_decoder  SAM-L0, 64 boxes           11.0 s   3.46 s   -        4.63 s       fused
 upscaler            SR full-x2, 304x304 tile   3667 ms  2628 ms  -        1637 ms      fused
 ==================  =========================  =======  =======  =======  ===========  ========
+
+For the prompt decoder ``fused`` is the many-prompt decoder of :mod:`efficientvit.sam.decoder` (segment-
+anything's weights, the image side shared by the prompts, groups sized for the cache); ``onnxruntime`` is
+segment-anything's decoder exported. Those two rows are ``SamPredictor.decode`` on a 480x640 image (median
+of 10 and 3 calls, one process).
 
 Super-resolution runs ``fused``: ONNX Runtime is 1.6x faster per tile, but exporting the model with dynamic
 sizes took 111 s, which a one-photo ``efficientvit upscale`` would never earn back (the model is being
@@ -40,7 +47,7 @@ CPU_RULES: dict[str, str] = {
     "classifier": "onnxruntime",
     "segmenter": "onnxruntime",
     "sam_image_encoder": "onnxruntime",
-    "sam_prompt_decoder": "onnxruntime",
+    "sam_prompt_decoder": "fused",
     "upscaler": "fused",
 }
 """The fastest exact backend of each graph on a CPU, for float32 models (see the table above)."""

@@ -5,7 +5,8 @@
 
 * ``eager``: the model as it is;
 * ``fused``: an eval copy with every BatchNorm folded into its convolution, weights and image inputs in
-  channels-last memory format (oneDNN's depthwise convolutions are several times faster in NHWC);
+  channels-last memory format (oneDNN's depthwise convolutions are several times faster in NHWC); for a
+  graph with its own faster PyTorch formulation (``Graph.fused``: SAM's many-prompt decoder), that;
 * ``compile``: ``torch.compile`` (inductor, ``freezing`` on) of the fused copy; the first call of each input
   shape compiles;
 * ``onnxruntime``: our ONNX export (:func:`~efficientvit.export.export_onnx` of
@@ -46,6 +47,7 @@ __all__ = [
     "BACKEND_ENV",
     "Backend",
     "Runner",
+    "backend_for",
     "onnxruntime_providers",
     "release",
     "resolve_backend",
@@ -78,6 +80,16 @@ def _auto_choice(graph_name: str, device: torch.device, dtype: torch.dtype) -> s
             raise EfficientViTError(f"${BACKEND_ENV}={forced!r} is not one of {', '.join(BACKENDS)}")
         return forced
     return auto_backend(graph_name, device, dtype)
+
+
+def backend_for(model: nn.Module, graph_name: str, backend: str | None = "auto") -> str:
+    """The backend ``runner_for(model, graph_name, backend)`` runs, without preparing anything: ``backend``
+    itself, or for ``auto`` what ``$EFFICIENTVIT_BACKEND`` or the measured rules pick for the model's
+    device and dtype (``onnxruntime`` may still fall back to ``fused`` if the export fails)."""
+    requested = resolve_backend(backend)
+    if requested != "auto":
+        return requested
+    return _auto_choice(graph(graph_name).name, *_placement(model))
 
 
 def _placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -182,13 +194,13 @@ class Runner:
                     "running it fused in PyTorch instead",
                     file=sys.stderr,
                 )
-                backend, run = "fused", self._fused(part)
+                backend, run = "fused", self._fused(model, part)
             else:
                 info = getattr(model, "info", None)
                 if not self.graph.dynamic and info is not None:
                     self._fixed_size = tuple(info.resolution)
         elif backend == "fused":
-            run = self._fused(part)
+            run = self._fused(model, part)
         elif backend == "compile":
             run = self._compile(model, part)
         else:
@@ -196,7 +208,9 @@ class Runner:
         self.backend, self.device = backend, device
         return run
 
-    def _fused(self, part: nn.Module) -> Run:
+    def _fused(self, model: nn.Module, part: nn.Module) -> Run:
+        if self.graph.fused is not None:
+            return self.graph.fused(model)
         from efficientvit.export.fuse import fuse_model
 
         fused = fuse_model(part, channels_last=True)

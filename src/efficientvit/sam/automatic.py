@@ -34,7 +34,6 @@ from torchvision.ops import batched_nms
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.sam.decoder import upscale_masks
 from efficientvit.sam.predictor import SamPredictor, image_tensor
 
 __all__ = ["OutputMode", "SamAutomaticMaskGenerator"]
@@ -195,18 +194,20 @@ class SamAutomaticMaskGenerator:
         coords = torch.as_tensor(points, dtype=torch.float32, device=predictor.device)  # (P, 2)
         in_points = predictor.transform_coords(coords)[:, None, :]  # (P, 1, 2) in the prompt frame
         in_labels = torch.ones(in_points.shape[:2], dtype=torch.int64, device=in_points.device)  # (P, 1)
-        if predictor.backend in ("eager", "onnxruntime"):  # the whole decoder as the backend runs it
+        if predictor.decoder_backend != "fused":  # the whole decoder as the backend runs it
             # (P, 3, 256, 256) low-resolution logits, (P, 3) predicted IoUs
             low_res, iou_preds = predictor.decode(in_points, in_labels, None, None, True)
         else:  # IoUs first, then only the prompts with a mask worth keeping are upscaled
-            decoded = predictor.decode_tokens(in_points, in_labels)
-            iou_preds = decoded.iou_predictions[:, 1:]  # (P, 3): the multimask outputs
-            if self.pred_iou_thresh > 0.0:
-                kept = (iou_preds > self.pred_iou_thresh).any(dim=1)  # (P,)
-                decoded, iou_preds, coords = decoded.select(kept), iou_preds[kept], coords[kept]
-            low_res = upscale_masks(
-                predictor.model.mask_decoder, decoded, slice(1, None)
-            )  # (P', 3, 256, 256)
+            threshold = self.pred_iou_thresh
+
+            def worth_upscaling(ious: torch.Tensor) -> torch.Tensor:  # (b, 4) -> (b,)
+                return (ious[:, 1:] > threshold).any(dim=1)
+
+            decoded = predictor.decode_masks(
+                in_points, in_labels, outputs=slice(1, None), keep=worth_upscaling if threshold > 0 else None
+            )
+            iou_preds = decoded.iou_predictions[decoded.kept, 1:]  # (P', 3): the multimask outputs
+            coords, low_res = coords[decoded.kept], decoded.masks  # (P', 2), (P', 3, 256, 256)
         data = MaskData(
             low_res=low_res.flatten(0, 1),  # (3P, 256, 256)
             iou_preds=iou_preds.flatten(0, 1),  # (3P,)

@@ -19,8 +19,8 @@ from torch import nn
 
 from efficientvit.errors import ConcurrentUseError, EfficientViTError, NoImageError
 from efficientvit.models.sam.model import PROMPT_FRAME
-from efficientvit.runtime import resolve_backend, runner_for
-from efficientvit.sam.decoder import DecodedTokens, decode_tokens
+from efficientvit.runtime import backend_for, resolve_backend, runner_for
+from efficientvit.sam.decoder import DecodedMasks, decode_masks
 from efficientvit.sam.transforms import ResizeLongestSide
 from efficientvit.tasks import sam as sam_task
 from efficientvit.tasks.common import normalize
@@ -127,6 +127,12 @@ class SamPredictor:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def decoder_backend(self) -> str:
+        """The backend the prompt decoder runs on now (``auto`` resolved: on a CPU ``fused``, the
+        many-prompt decoder of :mod:`efficientvit.sam.decoder`)."""
+        return backend_for(self.model, "sam_prompt_decoder", self.backend)
 
     @property
     def is_image_set(self) -> bool:
@@ -404,19 +410,27 @@ class SamPredictor:
 
     @_serialised
     @torch.no_grad()
-    def decode_tokens(
-        self, point_coords: torch.Tensor, point_labels: torch.Tensor, image_index: int | None = None
-    ) -> DecodedTokens:
-        """The mask decoder's transformer and IoU head for B point prompts (B, N, 2) in the 1024 frame with
-        labels (B, N), no mask prompt, before any mask is upscaled: upscale the prompts worth keeping with
-        :func:`efficientvit.sam.decoder.upscale_masks` (see :mod:`efficientvit.sam.decoder`)."""
+    def decode_masks(
+        self,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        *,
+        outputs: slice = slice(None),
+        keep: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        image_index: int | None = None,
+    ) -> DecodedMasks:
+        """B point prompts (B, N, 2) in the 1024 frame with labels (B, N), no mask prompt, through the
+        many-prompt decoder (:func:`efficientvit.sam.decoder.decode_masks`): IoU predictions for every
+        prompt, low-resolution masks of the ``outputs`` only for the prompts that ``keep`` accepts."""
         embedding = self._embedding(image_index)  # (1, 256, 64, 64)
         encoder = self.model.prompt_encoder
         device = self.device
         points = (point_coords.to(device, torch.float32), point_labels.to(device))
         sparse, _ = encoder(points=points, boxes=None, masks=None)  # (B, N + 1, 256)
         no_mask = encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)  # the dense embedding of every prompt
-        return decode_tokens(self.model.mask_decoder, embedding, encoder.get_dense_pe(), sparse, no_mask)
+        return decode_masks(
+            self.model.mask_decoder, embedding, encoder.get_dense_pe(), sparse, no_mask, outputs, keep
+        )
 
     def decode(
         self,

@@ -9,6 +9,7 @@ the longest side already has the encoder's size, so embeddings equal the officia
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,10 +61,26 @@ def preprocess(
 def postprocess_masks(low_res: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
     """(B, C, 256, 256) logits to (B, C, H, W) logits at ``original_size``.
 
-    Upsampled to the 1024 prompt frame, cropped to the part the image covers there, resized to (H, W).
+    segment-anything's postprocessing (bilinear upsampling to the 1024 prompt frame, a crop to the part
+    the image covers there, bilinear resizing to (H, W)) is linear and separable: it is computed as
+    ``rows @ low_res @ columns`` with the two small matrices of :func:`_resize_matrix`, without the
+    1024x1024 intermediate (equal to float32 rounding).
     """
     height, width = original_size
     frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
-    masks = F.interpolate(low_res, (PROMPT_FRAME, PROMPT_FRAME), mode="bilinear", align_corners=False)
-    masks = masks[..., :frame_h, :frame_w]  # (B, C, h', w'): drop the padding
-    return F.interpolate(masks, (height, width), mode="bilinear", align_corners=False)
+    side = low_res.shape[-1]
+    rows = _resize_matrix(side, frame_h, height, low_res.device, low_res.dtype)  # (H, 256)
+    columns = _resize_matrix(side, frame_w, width, low_res.device, low_res.dtype)  # (W, 256)
+    return rows @ low_res @ columns.T  # (B, C, H, W)
+
+
+@functools.lru_cache(maxsize=16)
+def _resize_matrix(side: int, kept: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(size, side): one axis of :func:`postprocess_masks` as a matrix, found by resizing the unit signals
+    as ``F.interpolate`` resizes that axis (bilinear upsampling from ``side`` to the prompt frame, the first
+    ``kept`` values, resizing to ``size``). Built in float32 on the CPU, whose interpolation weights are
+    those of segment-anything's float32 postprocessing."""
+    units = torch.eye(side)[None]  # (1, side, side): channel i is the i-th unit signal
+    frame = F.interpolate(units, PROMPT_FRAME, mode="linear", align_corners=False)[..., :kept]
+    resized = F.interpolate(frame, size, mode="linear", align_corners=False)  # (1, side, size)
+    return resized[0].T.to(device, dtype).contiguous()
