@@ -106,17 +106,18 @@ def _image_to_token_residual(
     w_q = attn.q_proj.weight.view(heads, head_dim, channels)  # (h, d, C)
     absorbed = ((keys @ w_q) / scale).reshape(batch * heads * tokens, channels)  # (B hT, C)
     offset = (keys @ attn.q_proj.bias.view(heads, head_dim, 1)) / scale  # (B, h, T, 1): the query bias
-    offset = offset.reshape(batch, 1, heads * tokens)
-    points = image.shape[1]
-    shared = (pe[0] if image.shape[0] > 1 else image[0] + pe[0]) @ absorbed.T  # (N, B hT)
-    scores = shared.view(points, batch, heads * tokens).transpose(0, 1) + offset  # (B, N, hT)
-    if image.shape[0] > 1:  # the per-prompt image side: add image @ absorbed^T
-        scores = torch.baddbmm(scores, image, absorbed.view(batch, heads * tokens, channels).transpose(1, 2))
-    weights = scores.view(batch, points, heads, tokens).softmax(dim=-1)  # (B, N, h, T)
+    offset = offset.reshape(batch, heads * tokens, 1)
+    side = pe[0] if image.shape[0] > 1 else image[0] + pe[0]  # (N, C)
+    scores = (absorbed @ side.T).view(batch, heads * tokens, -1) + offset  # (B, hT, N)
+    if image.shape[0] > 1:  # the per-prompt image side: add absorbed @ image^T
+        scores = torch.baddbmm(scores, absorbed.view(batch, heads * tokens, channels), image.transpose(1, 2))
+    # Softmax over each head's T tokens with the N pixels innermost: vectorised over pixels (over the last
+    # dimension of size T it is several times slower).
+    weights = scores.view(batch, heads, tokens, -1).softmax(dim=2)  # (B, h, T, N)
     values = attn.v_proj(v).view(batch, tokens, heads, head_dim).transpose(1, 2)  # (B, h, T, d)
     w_o = attn.out_proj.weight.view(channels, heads, head_dim).permute(1, 2, 0)  # (h, d, C)
     projected = (values @ w_o + attn.out_proj.bias / heads).reshape(batch, heads * tokens, channels)
-    weights = weights.view(batch, points, heads * tokens)  # (B, N, hT)
+    weights = weights.view(batch, heads * tokens, -1).transpose(1, 2)  # (B, N, hT)
     # (B, N, C); bmm then an in-place add: baddbmm would first copy the (expanded) image side, 3x slower
     return torch.bmm(weights, projected).add_(image)
 
