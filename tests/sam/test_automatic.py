@@ -180,3 +180,64 @@ def test_constructor_takes_segment_anythings_arguments_and_defaults(
     assert ours["crop_overlap_ratio"].default == pytest.approx(theirs["crop_overlap_ratio"].default)
     generator = SamAutomaticMaskGenerator(model=model, points_per_side=2, min_mask_region_area=0)
     assert generator.postprocess_small_regions is SamAutomaticMaskGenerator.postprocess_small_regions
+
+
+@pytest.mark.parametrize("backend", ["eager", "fused"])
+def test_user_points_replace_the_grid(model: torch.nn.Module, image: np.ndarray, backend: str) -> None:
+    """The grid's own points given as ``points`` (in pixels) give the grid's masks."""
+    generator = SamAutomaticMaskGenerator(model, backend=backend, **SETTINGS)
+    grid = generator.point_grids[0] * np.array([WIDTH, HEIGHT])  # (16, 2) (x, y) pixels
+    from_points = generator.generate(image, points=grid)
+    from_grid = generator.generate(image)
+    assert len(from_points) == len(from_grid) > 0
+    for a, b in zip(from_points, from_grid, strict=True):
+        assert a["point_coords"] == b["point_coords"] and a["bbox"] == b["bbox"]
+        np.testing.assert_array_equal(a["segmentation"], b["segmentation"])
+
+
+@pytest.mark.parametrize("backend", ["eager", "fused"])
+def test_user_boxes_give_one_mask_each(model: torch.nn.Module, image: np.ndarray, backend: str) -> None:
+    """Each box is one prompt with one mask: the predictor's single-mask output for that box."""
+    boxes = np.array([[10.0, 20.0, 90.0, 100.0], [60.0, 5.0, 150.0, 70.0], [0.0, 0.0, 159.0, 119.0]])
+    annotations = SamAutomaticMaskGenerator(model, backend=backend, **SETTINGS).generate(image, boxes=boxes)
+    predictor = SamPredictor(model, backend="eager")
+    predictor.set_image(image)
+    assert 0 < len(annotations) <= len(boxes)
+    for annotation in annotations:
+        assert annotation["point_coords"] == [] and set(annotation) == KEYS | {"box_prompt"}
+        masks, scores, _ = predictor.predict(box=np.array(annotation["box_prompt"]), multimask_output=False)
+        assert (annotation["segmentation"] == masks[0]).mean() >= 0.999
+        assert abs(annotation["predicted_iou"] - float(scores[0])) < 1e-4
+    assert {tuple(a["box_prompt"]) for a in annotations} <= {tuple(b) for b in boxes.tolist()}
+
+
+def test_user_prompts_are_checked(model: torch.nn.Module, image: np.ndarray) -> None:
+    generator = SamAutomaticMaskGenerator(model, **SETTINGS)
+    assert generator.generate(image, boxes=np.zeros((0, 4))) == []
+    cases = {
+        "not both": {"points": np.zeros((1, 2)), "boxes": np.zeros((1, 4))},
+        "shape \\(P, 2\\)": {"points": np.zeros((3, 3))},
+        "shape \\(P, 4\\)": {"boxes": np.zeros(4)},
+        "NaN": {"points": np.array([[np.nan, 1.0]])},
+        "x0 <= x1": {"boxes": np.array([[50.0, 0.0, 10.0, 20.0]])},
+        "must be numbers": {"points": [["a", "b"]]},
+    }
+    for message, prompts in cases.items():
+        with pytest.raises(EfficientViTError, match=message):
+            generator.generate(image, **prompts)
+    with pytest.raises(EfficientViTError, match="crop_n_layers=0"):
+        SamAutomaticMaskGenerator(model, crop_n_layers=1, **SETTINGS).generate(image, points=np.zeros((1, 2)))
+
+
+def test_run_length_encodings_equal_segment_anythings() -> None:
+    from segment_anything.utils.amg import mask_to_rle_pytorch
+
+    from efficientvit.sam.automatic import masks_to_rle
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.nn.functional.interpolate(torch.randn(6, 1, 5, 7, generator=generator), (30, 41))
+    masks = logits[:, 0] > 0.2  # (6, 30, 41) blobs
+    masks[0], masks[1] = True, False  # one run of ones, one run of zeros
+    masks[2, 0, 0], masks[3, -1, -1] = True, True  # runs at both ends
+    assert masks_to_rle(masks) == mask_to_rle_pytorch(masks)
+    assert masks_to_rle(masks[:0]) == []

@@ -62,6 +62,8 @@ def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
                 f"the image must be a uint8 RGB array of shape (H, W, 3), got {image.dtype} "
                 f"{image.shape}; convert with e.g. np.asarray(pil_image.convert('RGB'))"
             )
+        if not image.flags.writeable:  # e.g. np.asarray(pil_image): torch warns about sharing those
+            image = image.copy()
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)  # (3, H, W)
     else:
         raise EfficientViTError(
@@ -412,21 +414,27 @@ class SamPredictor:
     @torch.no_grad()
     def decode_masks(
         self,
-        point_coords: torch.Tensor,
-        point_labels: torch.Tensor,
+        point_coords: torch.Tensor | None = None,
+        point_labels: torch.Tensor | None = None,
+        boxes: torch.Tensor | None = None,
         *,
         outputs: slice = slice(None),
         keep: Callable[[torch.Tensor], torch.Tensor] | None = None,
         image_index: int | None = None,
     ) -> DecodedMasks:
-        """B point prompts (B, N, 2) in the 1024 frame with labels (B, N), no mask prompt, through the
-        many-prompt decoder (:func:`efficientvit.sam.decoder.decode_masks`): IoU predictions for every
-        prompt, low-resolution masks of the ``outputs`` only for the prompts that ``keep`` accepts."""
+        """B prompts in the 1024 frame (points (B, N, 2) with labels (B, N), boxes (B, 4), or both), no mask
+        prompt, through the many-prompt decoder (:func:`efficientvit.sam.decoder.decode_masks`): IoU
+        predictions for every prompt, low-resolution masks of the ``outputs`` only for the prompts that
+        ``keep`` accepts."""
         embedding = self._embedding(image_index)  # (1, 256, 64, 64)
         encoder = self.model.prompt_encoder
         device = self.device
-        points = (point_coords.to(device, torch.float32), point_labels.to(device))
-        sparse, _ = encoder(points=points, boxes=None, masks=None)  # (B, N + 1, 256)
+        points = None
+        if point_coords is not None:
+            assert point_labels is not None
+            points = (point_coords.to(device, torch.float32), point_labels.to(device))
+        box_corners = None if boxes is None else boxes.to(device, torch.float32)
+        sparse, _ = encoder(points=points, boxes=box_corners, masks=None)  # (B, n, 256)
         no_mask = encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)  # the dense embedding of every prompt
         return decode_masks(
             self.model.mask_decoder, embedding, encoder.get_dense_pe(), sparse, no_mask, outputs, keep
