@@ -48,3 +48,14 @@ def test_counts_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--boxes", "0"])
     assert exit_info.value.code == 2
     assert "--boxes must be at least 1" in capsys.readouterr().err
+
+
+def test_an_unreadable_photo_is_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("efficientsam")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--image", str(broken), "--quick"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "broken.jpg" in err and "Traceback" not in err

@@ -31,6 +31,7 @@ import torch
 
 from efficientvit.benchmark.latency import machine_description
 from efficientvit.benchmark.peers import missing_package_error
+from efficientvit.errors import EfficientViTError
 from efficientvit.zoo import create_model
 
 __all__ = ["main", "twin_ious"]
@@ -238,8 +239,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = EMBEDDING_SIZES if args.skip_xl else EMBEDDING_SIZES + XL_EMBEDDING_SIZES
     if args.quick:
         sizes = EMBEDDING_SIZES[:1]
-    _official()
-    image = photo(size, args.image)
+    try:
+        _official()
+        image = photo(size, args.image)
+    except EfficientViTError as error:  # a missing package or an unreadable photo: one line
+        parser.exit(1, f"error: {error}\n")
     print(f"machine: {machine_description()}")
     print(f"random weights in both; ours with backend auto; photo {size[1]}x{size[0]} (WxH)")
     print(f"1. set_image embeddings (median of {repeats}; difference relative to the official maximum):")
