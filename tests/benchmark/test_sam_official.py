@@ -38,7 +38,7 @@ def test_quick_run_prints_the_three_measures(capsys: pytest.CaptureFixture[str])
     main(["--quick"])
     out = capsys.readouterr().out
     assert "1. set_image embeddings" in out and "2. predict_torch with 4 boxes" in out
-    assert "3. automatic masks, points_per_side=4" in out
+    assert "3. automatic masks, points_per_side=2" in out
     assert out.count("ms, difference") == 2  # one photo, auto and eager
     assert "official without a twin: 0" in out  # with thresholds 0 and no NMS every mask has its twin
 

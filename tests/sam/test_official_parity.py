@@ -79,9 +79,10 @@ def test_set_image_embeddings_equal_the_official_ones(
 
 
 def test_predict_torch_with_64_boxes_equals_the_official_predictor(l0, sample_photo) -> None:
+    """On ``fused``, where the prompt decoder is the many-prompt decoder (what ``auto`` runs on a CPU)."""
     ours, official = l0
     image = _photo(sample_photo, (480, 640))
-    predictor = SamPredictor(ours, backend="eager")
+    predictor = SamPredictor(ours, backend="fused")
     predictor.set_image(image)
     reference = EfficientViTSamPredictor(official)
     reference.set_image(image)

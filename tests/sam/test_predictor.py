@@ -338,3 +338,27 @@ def test_set_image_batch_and_image_index(model: torch.nn.Module, image: np.ndarr
         predictor.predict_torch(boxes=boxes, image_index=2)
     with pytest.raises(EfficientViTError, match=r"\(B, 3, 512, 512\)"):
         predictor.set_image_batch(batch[:, :, :100])
+
+
+def test_encode_images_then_set_encoded_equals_set_image(model: torch.nn.Module, image: np.ndarray) -> None:
+    """Several images encoded up front (as the automatic generator encodes its crops) set the same state
+    and give the same masks as ``set_image`` of each."""
+    images = [image, np.ascontiguousarray(image[20:140, 30:200])]  # the photo and a crop of another size
+    batch = SamPredictor(model)
+    encoded = batch.encode_images(images)
+    assert len(encoded) == 2 and batch.encode_images([]) == []
+    point = {"point_coords": np.array([[60.0, 50.0]]), "point_labels": np.array([1])}
+    for picture, one in zip(images, encoded, strict=True):
+        reference = SamPredictor(model)
+        reference.set_image(picture)
+        batch.set_encoded(one)
+        torch.testing.assert_close(
+            batch.get_image_embedding(), reference.get_image_embedding(), rtol=0, atol=0
+        )
+        assert batch.original_size == reference.original_size == picture.shape[:2]
+        assert batch.input_size == reference.input_size
+        assert batch.encoder_input_size == reference.encoder_input_size
+        masks, scores, _ = batch.predict(**point)
+        expected_masks, expected_scores, _ = reference.predict(**point)
+        np.testing.assert_array_equal(masks, expected_masks)
+        np.testing.assert_allclose(scores, expected_scores, rtol=0, atol=0)

@@ -228,14 +228,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run: one L0 embedding, a small photo, 4 boxes, 4 points per side (loosened), 1 repeat",
+        help="a smoke run: one L0 embedding, a small photo, 4 boxes, 2 points per side (loosened), 1 repeat",
     )
     args = parser.parse_args(argv)
     for option in ("points_per_side", "boxes", "repeats"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
     size = (96, 128) if args.quick else PHOTO_SIZE
-    points, count, repeats = (4, 4, 1) if args.quick else (args.points_per_side, args.boxes, args.repeats)
+    points, count, repeats = (2, 4, 1) if args.quick else (args.points_per_side, args.boxes, args.repeats)
     sizes = EMBEDDING_SIZES if args.skip_xl else EMBEDDING_SIZES + XL_EMBEDDING_SIZES
     if args.quick:
         sizes = EMBEDDING_SIZES[:1]

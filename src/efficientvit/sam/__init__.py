@@ -2,6 +2,6 @@
 (:class:`SamAutomaticMaskGenerator`), with segment-anything's API."""
 
 from efficientvit.sam.automatic import SamAutomaticMaskGenerator
-from efficientvit.sam.predictor import SamPredictor
+from efficientvit.sam.predictor import EncodedImage, SamPredictor
 
-__all__ = ["SamAutomaticMaskGenerator", "SamPredictor"]
+__all__ = ["EncodedImage", "SamAutomaticMaskGenerator", "SamPredictor"]

@@ -34,7 +34,7 @@ from torchvision.ops import batched_nms
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.sam.predictor import SamPredictor, image_tensor
+from efficientvit.sam.predictor import EncodedImage, SamPredictor, image_tensor
 
 __all__ = ["OutputMode", "SamAutomaticMaskGenerator"]
 
@@ -202,8 +202,11 @@ class SamAutomaticMaskGenerator:
         with tqdm(
             total=batches, unit="batch", desc="automatic masks", disable=not self.progress, leave=False
         ) as bar:
-            for crop_box, layer_idx in zip(crop_boxes, layer_idxs, strict=True):
-                parts.append(self._process_crop(image, crop_box, layer_idx, orig_size, bar, prompts))
+            # Every crop encoded first (one encoder batch on a GPU), then each crop's prompts decoded.
+            crops = [image[y0:y1, x0:x1, :] for x0, y0, x1, y1 in crop_boxes]
+            encoded = self.predictor.encode_images(crops)
+            for crop, crop_box, layer_idx in zip(encoded, crop_boxes, layer_idxs, strict=True):
+                parts.append(self._process_crop(crop, crop_box, layer_idx, orig_size, bar, prompts))
         data = concatenate(parts)
         if len(crop_boxes) > 1:
             # Between crops, prefer masks from smaller crops (they see more detail).
@@ -220,16 +223,15 @@ class SamAutomaticMaskGenerator:
 
     def _process_crop(
         self,
-        image: np.ndarray,
+        crop: EncodedImage,
         crop_box: list[int],
         layer_idx: int,
         orig_size: tuple[int, ...],
         bar: tqdm,
         prompts: tuple[str, np.ndarray] | None,
     ) -> MaskData:
-        x0, y0, x1, y1 = crop_box
-        self.predictor.set_image(image[y0:y1, x0:x1, :])
-        crop_size = (y1 - y0, x1 - x0)
+        self.predictor.set_encoded(crop)
+        crop_size = crop.original_size
         if prompts is None:  # the grid: (P, 2) (x, y) crop pixels
             prompts = ("points", self.point_grids[layer_idx] * np.array(crop_size)[None, ::-1])
         kind, values = prompts

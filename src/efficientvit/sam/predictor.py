@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,7 +27,7 @@ from efficientvit.tasks import sam as sam_task
 from efficientvit.tasks.common import normalize
 from efficientvit.tasks.sam import LOW_RES, preprocess_shape
 
-__all__ = ["SamPredictor", "image_tensor", "preprocess_shape"]
+__all__ = ["EncodedImage", "SamPredictor", "image_tensor", "preprocess_shape"]
 
 T = TypeVar("T")
 
@@ -73,6 +74,18 @@ def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     if tensor.shape[1] == 0 or tensor.shape[2] == 0:
         raise EfficientViTError(f"the image is empty: shape {tuple(tensor.shape)}")
     return tensor
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image encoded by :meth:`SamPredictor.encode_images`."""
+
+    features: torch.Tensor
+    """(1, 256, 64, 64) image embedding."""
+    encoder_input_size: tuple[int, int]
+    """(h, w) the resized image covers in the encoder's padded square input."""
+    original_size: tuple[int, int]
+    """(H, W) of the image."""
 
 
 def _serialised(method: Callable[..., T]) -> Callable[..., T]:
@@ -187,6 +200,38 @@ class SamPredictor:
 
     @_serialised
     @torch.no_grad()
+    def encode_images(self, images: Sequence[np.ndarray | torch.Tensor]) -> list[EncodedImage]:
+        """Encode several images (each as :meth:`set_image` takes it, RGB) without setting any: on a GPU in
+        one encoder batch, on a CPU one after another (the encoder's ONNX Runtime graph takes one image).
+        :meth:`set_encoded` then sets one of them without encoding it again."""
+        prepared = []
+        for image in images:
+            pixels = image_tensor(image)  # (3, H, W) uint8
+            x, size = sam_task.preprocess(pixels.to(self.device), self.image_size, self._mean, self._std)
+            prepared.append((x, size, (int(pixels.shape[1]), int(pixels.shape[2]))))
+        if not prepared:
+            return []
+        runner = runner_for(self.model, "sam_image_encoder", self.backend)
+        step = 1 if self.device.type == "cpu" else len(prepared)
+        features = torch.cat(
+            [
+                runner(torch.cat([x for x, _, _ in prepared[start : start + step]]))
+                for start in range(0, len(prepared), step)
+            ]
+        )  # (B, 256, 64, 64)
+        return [
+            EncodedImage(features[i : i + 1], size, original)
+            for i, (_, size, original) in enumerate(prepared)
+        ]
+
+    @_serialised
+    def set_encoded(self, encoded: EncodedImage) -> None:
+        """Set an image encoded by :meth:`encode_images` (of this predictor's model)."""
+        self.reset_image()
+        self._set_frames(encoded.features, encoded.encoder_input_size, encoded.original_size)
+
+    @_serialised
+    @torch.no_grad()
     def set_torch_image(self, transformed_image: torch.Tensor, original_image_size: Sequence[int]) -> None:
         """Encode an image already resized by ``transform.apply_image`` (or ``apply_image_torch``): a
         (1, 3, h, w) tensor of pixel values in [0, 255] whose longest side is the encoder's
@@ -248,7 +293,15 @@ class SamPredictor:
 
     def _encode(self, x: torch.Tensor, size: tuple[int, int], original_size: tuple[int, int]) -> None:
         """Run the encoder on padded (B, 3, side, side) inputs and record the images' frames."""
-        self.features = runner_for(self.model, "sam_image_encoder", self.backend)(x)  # (B, 256, 64, 64)
+        features = runner_for(self.model, "sam_image_encoder", self.backend)(x)  # (B, 256, 64, 64)
+        self._set_frames(features, size, original_size)
+
+    def _set_frames(
+        self, features: torch.Tensor, size: tuple[int, int], original_size: tuple[int, int]
+    ) -> None:
+        """Make ``features`` the current embedding of an image of ``original_size`` that covers ``size``
+        of the encoder's input."""
+        self.features = features
         self.original_size = original_size
         self.input_size = preprocess_shape(*original_size, PROMPT_FRAME)
         self.encoder_input_size = size
