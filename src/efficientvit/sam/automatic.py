@@ -34,7 +34,7 @@ from torchvision.ops import batched_nms
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.sam.predictor import EncodedImage, SamPredictor, image_tensor
+from efficientvit.sam.predictor import EncodedImage, SamPredictor, float_array, image_tensor
 
 __all__ = ["OutputMode", "SamAutomaticMaskGenerator"]
 
@@ -175,17 +175,9 @@ class SamAutomaticMaskGenerator:
                 "points and boxes replace the point grid of the whole image; use crop_n_layers=0 with them"
             )
         kind, width = ("points", 2) if points is not None else ("boxes", 4)
-        value = points if points is not None else boxes
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise EfficientViTError(f"{kind} must be numbers, got {type(value).__name__}") from error
+        array = float_array(points if points is not None else boxes, kind)
         if array.ndim != 2 or array.shape[1] != width:
             raise EfficientViTError(f"{kind} must have shape (P, {width}), got {array.shape}")
-        if not np.isfinite(array).all():
-            raise EfficientViTError(f"{kind} contains NaN or infinite values")
         if kind == "boxes" and ((array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1])).any():
             raise EfficientViTError("boxes must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1")
         return kind, array

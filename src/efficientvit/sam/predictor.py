@@ -35,7 +35,7 @@ POINT_LABELS = (-1, 0, 1, 2, 3)
 """segment-anything's point labels: padding, background, foreground, box top-left, box bottom-right."""
 
 
-def _as_float_array(value: object, name: str) -> np.ndarray:
+def float_array(value: object, name: str) -> np.ndarray:
     """``value`` as a float64 numpy array, or a one-line error naming ``name``."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
@@ -386,12 +386,12 @@ class SamPredictor:
             raise EfficientViTError(
                 "point_coords given without point_labels (1 = foreground, 0 = background)"
             )
-        coords = _as_float_array(point_coords, "point_coords")
+        coords = float_array(point_coords, "point_coords")
         if coords.ndim != 2 or coords.shape[1] != 2 or coords.shape[0] == 0:
             raise EfficientViTError(
                 f"point_coords must have shape (N, 2) of (x, y) pixels, got {coords.shape}"
             )
-        labels = _as_float_array(point_labels, "point_labels")
+        labels = float_array(point_labels, "point_labels")
         if labels.ndim != 1 or labels.shape[0] != coords.shape[0]:
             raise EfficientViTError(
                 f"point_labels must have shape ({coords.shape[0]},), one label per point, got {labels.shape}"
@@ -406,7 +406,7 @@ class SamPredictor:
         )
 
     def _check_box(self, box: object) -> torch.Tensor:
-        values = _as_float_array(box, "box")
+        values = float_array(box, "box")
         if values.size != 4 or values.ndim > 2 or (values.ndim == 2 and values.shape[0] != 1):
             raise EfficientViTError(
                 f"box must be 4 numbers (x0, y0, x1, y1) in pixels, got shape {values.shape}"
@@ -425,7 +425,7 @@ class SamPredictor:
         return torch.tensor([x0, y0, x1, y1], dtype=torch.float32, device=self.device)
 
     def _check_mask_input(self, mask_input: object) -> torch.Tensor:
-        values = _as_float_array(mask_input, "mask_input")
+        values = float_array(mask_input, "mask_input")
         if values.shape != (1, LOW_RES, LOW_RES):
             raise EfficientViTError(
                 f"mask_input must have shape (1, {LOW_RES}, {LOW_RES}) (low-res logits from an earlier "
