@@ -14,3 +14,12 @@ class NoImageError(EfficientViTError, RuntimeError):
 
 class ConcurrentUseError(EfficientViTError, RuntimeError):
     """One predictor was used from two threads so that one would get masks of the other's image."""
+
+
+def one_line(text: object) -> str:
+    """``text`` (an exception or any object) with all runs of whitespace, newlines included, collapsed to
+    single spaces; an exception with no message gives its type's name."""
+    collapsed = " ".join(str(text).split())
+    if not collapsed and isinstance(text, BaseException):
+        return type(text).__name__
+    return collapsed

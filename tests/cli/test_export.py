@@ -104,6 +104,8 @@ def test_resolution_type() -> None:
         (("-m", CLS, "--part", "decoder"), ("--part applies to SAM models only", "drop --part")),
         (("-m", "efficientvit-sam-l0", "--part", "decoder", "--resolution", "64"), ("--part decoder",)),
         (("-m", "efficientvit-sr-full-x2"), ("super-resolution model", "supports classification")),
+        (("-m", CLS, "--opset", "3"), ("opset 3", "writes opsets 18 to")),  # it once wrote 18 and exited 0
+        (("-m", CLS, "--opset", "99"), ("opset 99", "writes opsets 18 to")),
     ],
 )
 def test_user_errors(
@@ -131,3 +133,18 @@ def test_bad_arguments_exit_2(cli, weights: Path, tmp_path: Path) -> None:
     assert cli(*base, "--resolution", "big").code == 2
     assert cli(*base, "--opset", "0").code == 2
     assert cli("export", "-m", CLS).code == 2  # no --output
+
+
+def test_a_planted_symlink_is_replaced_not_written_through(weights: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    output = tmp_path / "out" / "b0.onnx"
+    output.parent.mkdir()
+    output.symlink_to(outside)
+    args = ("export", "-m", CLS, "-w", weights, "-o", output, "--static", "--resolution", "160")
+    code, _, err = run_cli(*args, "--no-fuse")
+    assert code == 0, err
+    assert outside.read_text() == "keep me"
+    assert not output.is_symlink()
+    onnx.checker.check_model(str(output))
+    assert sorted(p.name for p in output.parent.iterdir()) == ["b0.onnx"]  # no temporary file left

@@ -8,8 +8,7 @@ import sys
 
 from efficientvit import __version__
 from efficientvit.cli import bench, classify, demo, evaluate, export, models, sam, segment, train, upscale
-from efficientvit.cli.common import one_line
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import EfficientViTError, one_line
 
 COMMANDS = (models, classify, segment, sam, export, upscale, train, evaluate, bench, demo)
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
 from tqdm import tqdm
 
+from efficientvit.devices import parse_device
 from efficientvit.errors import EfficientViTError
 from efficientvit.inference.preprocess import require_task
 from efficientvit.runtime import BACKENDS, TASK_GRAPHS, onnxruntime_providers, runner_for
@@ -19,11 +19,6 @@ from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
 if TYPE_CHECKING:
     from efficientvit.export import OnnxRuntimeModel
-
-
-def one_line(text: object) -> str:
-    """``text`` with all runs of whitespace, newlines included, collapsed to single spaces."""
-    return " ".join(str(text).split())
 
 
 def positive_int(text: str) -> int:
@@ -63,21 +58,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="cpu", help="torch device to run on, e.g. cpu, cuda, cuda:1 (default cpu)"
     )
-
-
-def parse_device(text: str) -> torch.device:
-    """The torch device named ``text``, checked to exist on this machine."""
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise EfficientViTError(
-            f"--device {text!r} is not a device name (e.g. cpu, cuda, cuda:1, mps)"
-        ) from None
-    try:
-        torch.empty(0, device=device)
-    except Exception as err:  # not compiled with CUDA, no such GPU index, ...: all mean the same to the user
-        raise EfficientViTError(f"--device {text}: not available on this machine ({one_line(err)})") from None
-    return device
 
 
 def load_model(name: str, weights: str, device: str, task: str) -> nn.Module:

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from efficientvit.cli.common import one_line, positive_int
-from efficientvit.errors import EfficientViTError
+from efficientvit.cli.common import positive_int
+from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.inference.preprocess import TASK_NAMES
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
@@ -177,9 +177,11 @@ def _shape(shape: tuple[int, ...]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Export ``args.model`` to ``args.output`` and check it in ONNX Runtime."""
     from efficientvit.export import OnnxRuntimeModel, SamPromptDecoder, export_onnx
+    from efficientvit.export.onnx import check_opset
 
     info = get_model_info(args.model)
     part = check_arguments(info, args.part, args.resolution)
+    check_opset(args.opset)
     if args.output.is_dir():
         raise EfficientViTError(f"--output {args.output} is a folder; give a file name such as model.onnx")
     model = create_model(args.model)  # checks come before a possibly long download of the weights

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError
-from efficientvit.train.config import TrainConfig
+from efficientvit.train.config import FIELD_RULES, TrainConfig, check_field
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
 from efficientvit.train.report import format_metrics
 
@@ -16,15 +17,28 @@ RESUMABLE_CHANGES = ("epochs", "workers", "progress")
 
 
 def _size(text: str) -> tuple[int, int]:
-    """argparse type: ``512`` or ``512x1024`` (height x width)."""
+    """``512`` or ``512x1024`` (height x width)."""
     parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512 or 512x1024") from None
-    if len(values) not in (1, 2) or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512 or 512x1024")
+    if len(parts) not in (1, 2):
+        raise ValueError(text)
+    values = [int(p) for p in parts]
     return (values[0], values[-1])
+
+
+def setting(name: str, convert: Callable[[str], Any] = int) -> Callable[[str], Any]:
+    """argparse type of the ``TrainConfig`` field ``name``: ``convert`` the text, then check the field's rule,
+    so that a bad value stops argparse (exit status 2) with the rule in words."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or check_field(name, value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {FIELD_RULES[name].meaning}")
+        return value
+
+    return parse
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -40,7 +54,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
         default=None,
         help="dataset layout (default: detected from the root)",
     )
-    parser.add_argument("--workers", type=int, default=None, help="data-loading processes (default 2)")
+    parser.add_argument(
+        "--workers", type=setting("workers"), default=None, help="data-loading processes (default 2)"
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument(
         "--skip-bad-samples",
@@ -49,10 +65,10 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
         help="skip unreadable images and mismatched masks with a warning instead of stopping",
     )
     parser.add_argument(
-        "--scale", type=positive_int, default=None, help="super-resolution factor (default 2)"
+        "--scale", type=setting("scale"), default=None, help="super-resolution factor (default 2)"
     )
     parser.add_argument(
-        "--eval-short-side", type=positive_int, default=None,
+        "--eval-short-side", type=setting("eval_short_side"), default=None,
         help="segmentation evaluation: resize the shorter side to this (default: ADE20K 512, others as is)",
     )  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None)
@@ -74,32 +90,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--weights", "-w", help="initial weights to fine-tune: a file, hf://..., or 'official'"
     )
     parser.add_argument(
-        "--num-classes", type=positive_int, help="new classifier size (default: the dataset's)"
+        "--num-classes", type=setting("num_classes"), help="new classifier size (default: the dataset's)"
     )
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=positive_int)
-    group.add_argument("--batch-size", "-b", type=positive_int, help="per process (default 16)")
-    group.add_argument("--eval-batch-size", type=positive_int)
-    group.add_argument("--lr", type=float, help="peak AdamW learning rate (default 1e-3)")
-    group.add_argument("--min-lr", type=float)
-    group.add_argument("--weight-decay", type=float, help="default 0.05; never on norms and biases")
+    group.add_argument("--epochs", type=setting("epochs"))
+    group.add_argument("--batch-size", "-b", type=setting("batch_size"), help="per process (default 16)")
+    group.add_argument("--eval-batch-size", type=setting("eval_batch_size"))
+    group.add_argument("--lr", type=setting("lr", float), help="peak AdamW learning rate (default 1e-3)")
+    group.add_argument("--min-lr", type=setting("min_lr", float))
     group.add_argument(
-        "--warmup-epochs", type=float, help="linear warm-up before the cosine decay (default 1)"
+        "--weight-decay", type=setting("weight_decay", float), help="default 0.05; never on norms and biases"
     )
-    group.add_argument("--grad-clip", type=float, help="clip the gradient norm (default 2.0; 0 turns it off)")
-    group.add_argument("--label-smoothing", type=float)
-    group.add_argument("--mixup", dest="mixup_alpha", type=float, help="MixUp alpha (classification)")
-    group.add_argument("--cutmix", dest="cutmix_alpha", type=float, help="CutMix alpha (classification)")
+    group.add_argument(
+        "--warmup-epochs",
+        type=setting("warmup_epochs", float),
+        help="linear warm-up before the cosine decay (default 1)",
+    )
+    group.add_argument(
+        "--grad-clip",
+        type=setting("grad_clip", float),
+        help="clip the gradient norm (default 2.0; 0 turns it off)",
+    )
+    group.add_argument("--label-smoothing", type=setting("label_smoothing", float))
+    group.add_argument(
+        "--mixup", dest="mixup_alpha", type=setting("mixup_alpha", float), help="MixUp alpha (classification)"
+    )
+    group.add_argument(
+        "--cutmix",
+        dest="cutmix_alpha",
+        type=setting("cutmix_alpha", float),
+        help="CutMix alpha (classification)",
+    )
     group.add_argument("--no-randaugment", dest="randaugment", action="store_false", default=None)
-    group.add_argument("--ema", dest="ema_decay", type=float, help="keep and evaluate an EMA, e.g. 0.9998")
+    group.add_argument(
+        "--ema",
+        dest="ema_decay",
+        type=setting("ema_decay", float),
+        help="keep and evaluate an EMA, e.g. 0.9998",
+    )
     group.add_argument("--amp", choices=("auto", "none", "bf16", "fp16"), help="default: bf16 on CUDA")
-    group.add_argument("--resolution", type=positive_int, help="classification input size")
-    group.add_argument("--crop-size", type=_size, help="segmentation training crop, e.g. 512 or 512x1024")
-    group.add_argument("--patch-size", type=positive_int, help="super-resolution HR training patch (96)")
-    group.add_argument("--repeat", type=positive_int, help="visit each training sample N times per epoch")
-    group.add_argument("--seed", type=int)
-    group.add_argument("--checkpoint-every", type=int, help="also save last.pt every N steps")
-    group.add_argument("--eval-every", type=positive_int, help="evaluate every N epochs (default 1)")
+    group.add_argument("--resolution", type=setting("resolution"), help="classification input size")
+    group.add_argument(
+        "--crop-size",
+        type=setting("crop_size", _size),
+        help="segmentation training crop, e.g. 512 or 512x1024",
+    )
+    group.add_argument(
+        "--patch-size", type=setting("patch_size"), help="super-resolution HR training patch (96)"
+    )
+    group.add_argument(
+        "--repeat", type=setting("repeat"), help="visit each training sample N times per epoch"
+    )
+    group.add_argument("--seed", type=setting("seed"))
+    group.add_argument(
+        "--checkpoint-every", type=setting("checkpoint_every"), help="also save last.pt every N steps"
+    )
+    group.add_argument("--eval-every", type=setting("eval_every"), help="evaluate every N epochs (default 1)")
     group.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels")
     parser.set_defaults(run=run)
 

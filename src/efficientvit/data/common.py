@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from efficientvit.data.images import IMAGE_EXTENSIONS, read_image
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import EfficientViTError, one_line
 
 __all__ = [
     "IGNORE_INDEX",
@@ -45,10 +45,6 @@ IGNORE_INDEX = 255
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 # Single-channel integer modes a label PNG/TIFF may use (8-bit, palette indices, 16-bit, 32-bit).
 _MASK_MODES = frozenset({"L", "P", "I", "I;16", "I;16L", "I;16B", "I;16N"})
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def check_on_error(on_error: str) -> OnError:
@@ -106,7 +102,7 @@ def read_mask(path: str | os.PathLike[str]) -> tv_tensors.Mask:
         raise EfficientViTError(f"{name}: permission denied; check the file's read permissions") from exc
     except _DECODE_ERRORS as exc:
         raise EfficientViTError(
-            f"{name}: mask data is truncated or corrupt ({_one_line(exc)}); re-download or re-export it"
+            f"{name}: mask data is truncated or corrupt ({one_line(exc)}); re-download or re-export it"
         ) from exc
     return tv_tensors.Mask(torch.from_numpy(arr.astype(np.int64)))  # (H, W)
 

@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from efficientvit.atomic import atomic_write
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import EfficientViTError, one_line
 
 __all__ = ["IMAGE_EXTENSIONS", "list_images", "open_image_file", "read_image", "save_png"]
 
@@ -27,10 +27,6 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", "
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 # Errors Pillow's decoders raise for damaged data (struct.error comes from malformed EXIF/TIFF headers).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _high_bit_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
@@ -93,10 +89,10 @@ def open_image_file(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
     except PermissionError as exc:
         raise EfficientViTError(f"{name}: permission denied; check the file's read permissions") from exc
     except Image.DecompressionBombError as exc:
-        raise EfficientViTError(f"{name}: image is too large to decode safely ({_one_line(exc)})") from exc
+        raise EfficientViTError(f"{name}: image is too large to decode safely ({one_line(exc)})") from exc
     except _DECODE_ERRORS as exc:
         raise EfficientViTError(
-            f"{name}: image data is truncated or corrupt ({_one_line(exc)}); re-download or re-export it"
+            f"{name}: image data is truncated or corrupt ({one_line(exc)}); re-download or re-export it"
         ) from exc
 
 
@@ -115,7 +111,7 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
             arr = _to_rgb_array(oriented)
         except ValueError as exc:
             raise EfficientViTError(
-                f"{os.fspath(path)}: unsupported image mode {oriented.mode!r} ({_one_line(exc)}); "
+                f"{os.fspath(path)}: unsupported image mode {oriented.mode!r} ({one_line(exc)}); "
                 "convert it to RGB first"
             ) from exc
     return torch.from_numpy(arr.transpose(2, 0, 1).copy())
@@ -164,6 +160,6 @@ def save_png(image: torch.Tensor, path: str | os.PathLike[str]) -> Path:
         with atomic_write(p) as file:  # never a half-written PNG in place of a good one
             Image.fromarray(np.ascontiguousarray(arr)).save(file, format="PNG")
     except OSError as exc:
-        reason = exc.strerror or _one_line(exc)
+        reason = exc.strerror or one_line(exc)
         raise EfficientViTError(f"{os.fspath(path)}: cannot write PNG ({reason})") from exc
     return p

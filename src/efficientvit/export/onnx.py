@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
+from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.fuse import fuse_model
 from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
@@ -56,6 +57,8 @@ _MAX_SIDE = 8192
 _MAX_BATCH = 4096
 _MAX_POINTS = 1024
 _LARGE_BYTES = 1 << 30
+MIN_OPSET = 18
+"""The lowest ONNX opset torch's exporter implements (below it, it silently writes 18 instead)."""
 _SR_MIN_SIDE = 2
 
 
@@ -153,6 +156,7 @@ def export_onnx(
     graph is checked with ``onnx.checker`` and for LiteMLA's epsilon.
     """
     onnx, optimizer = _onnx_modules()
+    check_opset(opset)
     path = Path(path)
     info = getattr(model, "info", None)
     if isinstance(model, SamPromptDecoder):
@@ -162,7 +166,6 @@ def export_onnx(
     was_training = model.training
     module = fuse_model(model) if fuse else model.eval()
     large = sum(t.numel() * t.element_size() for t in module.state_dict().values()) > _LARGE_BYTES
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with warnings.catch_warnings():  # dimensions shared by several inputs are named once: fine
             warnings.filterwarnings("ignore", message="# The axis name", category=UserWarning)
@@ -180,18 +183,44 @@ def export_onnx(
     finally:
         model.train(was_training)
     assert program is not None
+    written_opset = program.model.opset_imports.get("")
+    if opset is not None and written_opset != opset:  # a guard against the exporter's silent fallbacks
+        raise EfficientViTError(f"the ONNX exporter wrote opset {written_opset} instead of {opset}")
     # Folding the constant (shape) arithmetic is safe: it never touches an `x + eps` with a computed x.
     optimizer.fold_constants(program.model)
     optimizer.remove_unused_nodes(program.model)
     program.model.metadata_props.update(_metadata(info, graph, spec))
-    program.save(path, external_data=large)  # weights beside the file only past protobuf's 2 GB limit
-    onnx.checker.check_model(str(path), full_check=True)
-    proto = onnx.load(str(path), load_external_data=False)
+    if large:  # weights beside the file past protobuf's 2 GB limit: saved in place, then checked
+        path.parent.mkdir(parents=True, exist_ok=True)
+        program.save(path, external_data=True)
+        onnx.checker.check_model(str(path), full_check=True)
+        proto = onnx.load(str(path), load_external_data=False)
+    else:  # checked in memory, then written atomically: a failed check or a full disk leaves no file
+        import onnx_ir
+
+        proto = onnx_ir.to_proto(program.model)
+        onnx.checker.check_model(proto, full_check=True)
     epsilons = Counter(m.eps for m in module.modules() if isinstance(m, LiteMLA) and m.eps != 0)
     for eps, expected in epsilons.items():  # a guard against exporter changes
         if count_attention_epsilons(proto, eps) < expected:
             raise EfficientViTError(f"the ONNX graph {path} lost LiteMLA's attention epsilon {eps:g}")
+    if not large:
+        with atomic_write(path) as file:
+            file.write(proto.SerializeToString())
     return path
+
+
+def check_opset(opset: int | None) -> None:
+    """Raise one line unless ``opset`` is ``None`` (the exporter's default) or one the exporter writes."""
+    if opset is None:
+        return
+    onnx, _ = _onnx_modules()
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise EfficientViTError(
+            f"opset {opset!r}: the ONNX exporter writes opsets {MIN_OPSET} to {newest}; "
+            "leave it out for the exporter's default"
+        )
 
 
 def _onnx_modules() -> tuple[Any, Any]:

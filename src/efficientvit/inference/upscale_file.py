@@ -34,8 +34,8 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from efficientvit.atomic import atomic_write
-from efficientvit.data.images import _one_line, open_image_file
-from efficientvit.errors import EfficientViTError
+from efficientvit.data.images import open_image_file
+from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.inference.super_resolution import DEFAULT_TILE, upscale, upscale_float
 
 __all__ = [
@@ -226,7 +226,7 @@ def save_image(image: Image.Image, destination: str | os.PathLike[str]) -> Path:
         with atomic_write(path) as file:
             image.save(file, format=fmt, **options)
     except OSError as exc:
-        reason = exc.strerror or _one_line(exc)
+        reason = exc.strerror or one_line(exc)
         raise EfficientViTError(f"{os.fspath(path)}: cannot write {fmt} ({reason})") from exc
     return path
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from efficientvit.devices import check_device_name
 from efficientvit.errors import EfficientViTError
 
-__all__ = ["TrainConfig"]
+__all__ = ["FIELD_RULES", "AmpMode", "Rule", "TaskName", "TrainConfig", "check_field"]
+
+TaskName = Literal["cls", "seg", "sr"]
+AmpMode = Literal["auto", "none", "bf16", "fp16"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run. ``None`` means "the task's or model's default"."""
 
-    task: Literal["cls", "seg", "sr"]
+    task: TaskName
     model: str
     data: str
     """Dataset root (ImageNet-style folders, Cityscapes, ADE20K, a custom segmentation folder, HR images)."""
@@ -47,7 +53,7 @@ class TrainConfig:
     randaugment: bool = True
     ema_decay: float | None = None
     """Evaluate and keep an exponential moving average of the weights (e.g. 0.9998)."""
-    amp: Literal["auto", "none", "bf16", "fp16"] = "auto"
+    amp: AmpMode = "auto"
     """"auto": bf16 on CUDA, full float32 elsewhere."""
     resolution: int | None = None
     """Classification input size (default: the model's)."""
@@ -75,6 +81,15 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        problems = [problem for name in FIELD_RULES if (problem := check_field(name, getattr(self, name)))]
+        if self.min_lr > self.lr and not problems:
+            problems.append(f"min_lr {self.min_lr} is above lr {self.lr}")
+        if self.patch_size % self.scale and not problems:
+            problems.append(f"patch_size {self.patch_size} is not a multiple of scale {self.scale}")
+        if problems:
+            raise EfficientViTError(f"invalid training settings: {'; '.join(problems)}")
+
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
@@ -91,10 +106,132 @@ class TrainConfig:
             values = json.loads(Path(path).read_text())
         except (OSError, ValueError) as err:
             raise EfficientViTError(f"{path}: cannot read the run's config ({err})") from None
+        if not isinstance(values, dict):
+            raise EfficientViTError(f"{path}: not a training config (expected a JSON object)")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
         if unknown:
             raise EfficientViTError(f"{path}: unknown config keys {sorted(unknown)}")
-        if values.get("crop_size") is not None:
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.default is MISSING]
+        if missing:
+            raise EfficientViTError(f"{path}: missing config keys {missing}")
+        if isinstance(values.get("crop_size"), list):
             values["crop_size"] = tuple(values["crop_size"])
-        return cls(**values)
+        try:
+            return cls(**values)
+        except EfficientViTError as err:
+            raise EfficientViTError(f"{path}: {err}") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values one :class:`TrainConfig` field accepts, and the words that say so in an error."""
+
+    meaning: str
+    check: Callable[[Any], bool]
+    optional: bool = False
+    """``None`` (the default of the task or model) is accepted too."""
+
+
+def _is_number(value: Any, *, integer: bool) -> bool:
+    if isinstance(value, bool):
+        return False
+    if integer:
+        return isinstance(value, int)
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _within(
+    low: float,
+    high: float = math.inf,
+    *,
+    integer: bool = False,
+    open_low: bool = False,
+    open_high: bool = False,
+    optional: bool = False,
+) -> Rule:
+    """A number in an interval; the rule's meaning reads like ``an integer in [1, 4096]``."""
+    kind = "an integer" if integer else "a finite number"
+    if high == math.inf:
+        words = f"{kind} {'>' if open_low else '>='} {low:g}"
+    else:
+        words = f"{kind} in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+
+    def check(value: Any) -> bool:
+        if not _is_number(value, integer=integer):
+            return False
+        above = value > low if open_low else value >= low
+        below = value < high if open_high else value <= high
+        return above and below
+
+    return Rule(words, check, optional=optional)
+
+
+def _one_of(*choices: str) -> Rule:
+    return Rule(f"one of {', '.join(choices)}", lambda value: value in choices)
+
+
+def _crop(value: Any) -> bool:
+    side = _within(32, MAX_SIDE, integer=True)
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(side.check(v) for v in value)
+
+
+def _device_name(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if value == "auto":
+        return True
+    try:
+        check_device_name(value)
+    except EfficientViTError:
+        return False
+    return True
+
+
+MAX_SIDE = 4096
+"""Largest image side for training crops and evaluation sizes: a 4096x4096 float32 batch of 16 already takes
+3 GB; larger values are typing mistakes (``--crop-size 100000`` would ask for terabytes)."""
+
+FIELD_RULES: dict[str, Rule] = {
+    "task": _one_of(*get_args(TaskName)),
+    "num_classes": _within(1, 100_000, integer=True, optional=True),
+    "epochs": _within(1, 100_000, integer=True),
+    "batch_size": _within(1, 65_536, integer=True),
+    "eval_batch_size": _within(1, 65_536, integer=True, optional=True),
+    "lr": _within(0, open_low=True),
+    "min_lr": _within(0),
+    "weight_decay": _within(0),
+    "warmup_epochs": _within(0),
+    "grad_clip": _within(0, optional=True),
+    "label_smoothing": _within(0, 1, open_high=True),
+    "mixup_alpha": _within(0),
+    "cutmix_alpha": _within(0),
+    "randaugment": Rule("true or false", lambda value: isinstance(value, bool)),
+    "ema_decay": _within(0, 1, open_low=True, open_high=True, optional=True),
+    "amp": _one_of(*get_args(AmpMode)),
+    "resolution": _within(32, MAX_SIDE, integer=True, optional=True),
+    "crop_size": Rule(f"a size HxW with sides in [32, {MAX_SIDE}]", _crop, optional=True),
+    "eval_short_side": _within(32, MAX_SIDE, integer=True, optional=True),
+    "scale": _within(2, 8, integer=True),
+    "patch_size": _within(8, 1024, integer=True),
+    "repeat": _within(1, 10_000, integer=True),
+    "workers": _within(0, 256, integer=True),
+    "seed": _within(0, 2**32 - 1, integer=True),
+    "checkpoint_every": _within(0, integer=True),
+    "eval_every": _within(1, integer=True),
+    "deterministic": Rule("true or false", lambda value: isinstance(value, bool)),
+    "skip_bad_samples": Rule("true or false", lambda value: isinstance(value, bool)),
+    "device": Rule("auto or a device name such as cpu, cuda, cuda:1, mps", _device_name),
+    "progress": Rule("true or false", lambda value: isinstance(value, bool)),
+}
+"""What each checked field means; the command line's option types and ``TrainConfig`` itself both use it."""
+
+
+def check_field(name: str, value: Any) -> str | None:
+    """Why ``value`` is not valid for the field ``name`` (``None`` if it is)."""
+    rule = FIELD_RULES[name]
+    if value is None and rule.optional:
+        return None
+    if rule.check(value):
+        return None
+    return f"{name} {value!r} is not {rule.meaning}"

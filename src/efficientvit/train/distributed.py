@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from efficientvit.errors import EfficientViTError
+from efficientvit.devices import parse_device
 
 __all__ = [
     "DistributedContext",
@@ -44,16 +44,10 @@ class DistributedContext:
 
 
 def _pick_device(requested: str, local_rank: int) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    device = parse_device(requested)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EfficientViTError(
-                "--device cuda: no CUDA GPU is available on this machine; use --device cpu"
-            )
-        if device.index is None:
-            device = torch.device("cuda", local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
     return device
 

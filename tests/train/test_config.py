@@ -1,0 +1,100 @@
+"""TrainConfig accepts only values that mean something, from Python, from config.json and from the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from efficientvit.cli import main
+from efficientvit.errors import EfficientViTError
+from efficientvit.train.config import FIELD_RULES, TrainConfig
+
+BASE = {"task": "cls", "model": "efficientvit-b0", "data": "data", "output": "run"}
+
+NONSENSE = [
+    ("grad_clip", -1.0, "gradient ascent: clip_grad_norm_ with a negative max flips the gradients"),
+    ("checkpoint_every", -5, "negative step counts"),
+    ("mixup_alpha", -0.2, "Beta(alpha, alpha) needs alpha >= 0"),
+    ("cutmix_alpha", math.inf, "not finite"),
+    ("warmup_epochs", -1.0, "negative warm-up"),
+    ("ema_decay", 1.0, "an EMA that never moves"),
+    ("ema_decay", -0.5, "negative decay"),
+    ("label_smoothing", 1.0, "all mass off the target"),
+    ("label_smoothing", -0.1, "negative smoothing"),
+    ("lr", math.nan, "NaN learning rate"),
+    ("lr", 0.0, "nothing learns"),
+    ("epochs", 0, "no training"),
+    ("epochs", True, "a bool is not a count"),
+    ("batch_size", 2.5, "not an integer"),
+    ("crop_size", (100_000, 100_000), "terabytes of crop"),
+    ("crop_size", (8, 64), "smaller than the stride-32 stage"),
+    ("resolution", 0, "no pixels"),
+    ("scale", 1, "no upscaling"),
+    ("workers", -1, "negative processes"),
+    ("seed", -3, "numpy seeds are unsigned 32-bit"),
+    ("amp", "fp8", "no such mode"),
+    ("device", "meta", "meta tensors hold no data"),
+    ("device", "gpu0", "not a device name"),
+    ("randaugment", "yes", "a string from a hand-edited config.json"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "why"), NONSENSE, ids=[f"{n}={v!r}" for n, v, _ in NONSENSE])
+def test_nonsense_settings_raise_one_error_naming_the_field(name: str, value: object, why: str) -> None:
+    with pytest.raises(EfficientViTError) as exc:
+        TrainConfig(**BASE, **{name: value})
+    assert f"{name} {value!r} is not" in str(exc.value)
+    assert FIELD_RULES[name].meaning in str(exc.value)
+
+
+def test_sensible_settings_and_the_defaults_are_accepted() -> None:
+    TrainConfig(**BASE)
+    TrainConfig(
+        **BASE, grad_clip=None, ema_decay=0.9998, label_smoothing=0.0, crop_size=(512, 1024), device="cpu"
+    )
+    TrainConfig(**BASE, grad_clip=0.0, checkpoint_every=0, warmup_epochs=0.0, seed=2**32 - 1)
+
+
+def test_settings_that_contradict_each_other_are_refused() -> None:
+    with pytest.raises(EfficientViTError, match=r"min_lr 0\.1 is above lr 0\.01"):
+        TrainConfig(**BASE, lr=0.01, min_lr=0.1)
+    with pytest.raises(EfficientViTError, match="patch_size 97 is not a multiple of scale 2"):
+        TrainConfig(**{**BASE, "task": "sr"}, patch_size=97)
+
+
+def test_a_hand_edited_config_json_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    TrainConfig(**BASE).save(path)
+    values = json.loads(path.read_text())
+    path.write_text(json.dumps({**values, "grad_clip": -1}))
+    with pytest.raises(EfficientViTError, match=r"config.json.*grad_clip -1 is not"):
+        TrainConfig.load(path)
+
+
+@pytest.mark.parametrize(
+    ("option", "text"),
+    [
+        ("--grad-clip", "-1"),
+        ("--checkpoint-every", "-3"),
+        ("--mixup", "-1"),
+        ("--warmup-epochs", "-2"),
+        ("--ema", "2"),
+        ("--label-smoothing", "1.5"),
+        ("--lr", "nan"),
+        ("--lr", "fast"),
+        ("--crop-size", "100000"),
+        ("--crop-size", "64x64x64"),
+        ("--workers", "-1"),
+    ],
+)
+def test_the_cli_refuses_nonsense_like_argparse_does(
+    option: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "--task", "cls", "--model", "efficientvit-b0", "--data", "d", option, text])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"argument {option}: {text!r} is not " in err.strip().splitlines()[-1]
