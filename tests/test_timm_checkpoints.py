@@ -68,6 +68,28 @@ def test_fine_tuned_timm_checkpoint_loads_with_its_class_count(timm_checkpoint) 
     _assert_same_logits(timm_model, ours, 128)
 
 
+def test_fine_tuning_starts_from_a_timm_checkpoint(timm_checkpoint) -> None:
+    from efficientvit.train.finetune import load_pretrained
+
+    timm_model, folder = timm_checkpoint("efficientvit_b0")
+    model = create_model("efficientvit-b0", num_classes=7)
+    report = load_pretrained(model, folder / "model.safetensors", model_name="efficientvit-b0")
+    assert [entry.split(" ")[0] for entry in report.skipped] == [
+        "head.op_list.3.linear.weight",
+        "head.op_list.3.linear.bias",
+    ]
+    assert report.unused == []
+    # everything before the classifier is timm's: the pre-logits features agree
+    images = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = timm_model.forward_head(timm_model.forward_features(images), pre_logits=True)
+        actual = model.backbone(images)["stage4"]
+        for layer in model.head.op_list[:3]:  # conv, pool, linear + norm + act: all but the classifier
+            actual = layer(actual)
+    assert actual.shape == expected.shape == (2, 1280)
+    assert (actual - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
 def test_timm_names_match_our_families() -> None:
     assert timm.list_models("efficientvit_[bl]*") == [f"efficientvit_{size}" for size in TIMM_MODELS]
 
