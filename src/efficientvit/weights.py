@@ -1,5 +1,6 @@
-"""Reading checkpoints: official ``.pt`` files (raw or ``{"state_dict": ...}``), safetensors, and the
-Hugging Face hub (downloaded once into its cache). Nothing is ever unpickled beyond plain tensors."""
+"""Reading checkpoints: official ``.pt`` files (raw or ``{"state_dict": ...}``), safetensors, files in timm's
+key layout (converted), and the Hugging Face hub (downloaded once into its cache). Nothing is ever unpickled
+beyond plain tensors."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from efficientvit import timm_checkpoints
 from efficientvit.errors import EfficientViTError
 
 if TYPE_CHECKING:
     from efficientvit.zoo import Checkpoint
 
 HUB_PREFIX = "hf://"
+HUB_DEFAULT_FILENAME = "model.safetensors"
+"""The file ``hf://OWNER/REPO`` (no filename) refers to, as in timm's and transformers' hub repositories."""
 OFFICIAL = "official"
 _SHOWN_KEYS = 3
 
@@ -29,11 +33,34 @@ def load_weights(
     model_name: str,
     default_checkpoint: Checkpoint | None = None,
 ) -> None:
-    """Load ``weights`` (a file, ``hf://owner/repo/file`` or ``"official"``) into ``model`` strictly."""
+    """Load ``weights`` (a file, ``hf://owner/repo[/file]`` or ``"official"``) into ``model`` strictly.
+
+    A file in timm's key layout (``timm/efficientvit_*`` on the hub) is recognised by its keys and renamed.
+    """
     path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
     state = read_state_dict(path)
-    check_fits(model, state, model_name=model_name, source=str(weights))
+    source = os.fspath(weights)
+    if timm_checkpoints.is_timm_layout(state):
+        state = _convert_timm(model, state, model_name=model_name, source=source)
+    check_fits(model, state, model_name=model_name, source=source)
     model.load_state_dict(state, strict=True)
+
+
+def _convert_timm(
+    model: nn.Module, state: dict[str, torch.Tensor], *, model_name: str, source: str
+) -> dict[str, torch.Tensor]:
+    """``state`` from timm's layout into ours; a misfit names timm's model, ours and the fix."""
+    converted, architecture = timm_checkpoints.convert_timm_state_dict(state, source=source)
+    # Unexpected and mis-shaped keys are shown under their names in the file (same order as converted).
+    file_names = dict(zip(converted, state, strict=True))
+    problems = fit_problems(model, converted, file_names=file_names)
+    if problems:
+        target = timm_checkpoints.signature(model.state_dict())
+        raise EfficientViTError(
+            f"checkpoint {source} holds {architecture} and does not fit model {model_name}: "
+            f"{timm_checkpoints.describe_mismatch(architecture, target)} ({'; '.join(problems)})"
+        )
+    return converted
 
 
 def resolve_weights(
@@ -60,8 +87,13 @@ def resolve_weights(
         return download(default_checkpoint.repo_id, default_checkpoint.filename)
     if text.startswith(HUB_PREFIX):
         parts = text[len(HUB_PREFIX) :].split("/", 2)
+        if len(parts) == 2:
+            parts.append(HUB_DEFAULT_FILENAME)
         if len(parts) != 3 or not all(parts):
-            raise EfficientViTError(f"{text}: a hub reference reads hf://OWNER/REPO/FILENAME")
+            raise EfficientViTError(
+                f"{text}: a hub reference reads hf://OWNER/REPO/FILENAME, or hf://OWNER/REPO for the "
+                f"repo's {HUB_DEFAULT_FILENAME} (e.g. hf://timm/efficientvit_b1.r224_in1k)"
+            )
         return download(f"{parts[0]}/{parts[1]}", parts[2])
     return Path(text)
 
@@ -143,15 +175,31 @@ def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
 
 def check_fits(model: nn.Module, state: dict[str, torch.Tensor], *, model_name: str, source: str) -> None:
     """Raise one readable error if ``state`` does not match ``model`` key for key and shape for shape."""
+    problems = fit_problems(model, state)
+    if problems:
+        raise EfficientViTError(
+            f"checkpoint {source} does not fit model {model_name}: {'; '.join(problems)}; "
+            f"is it the checkpoint of another model?"
+        )
+
+
+def fit_problems(
+    model: nn.Module, state: dict[str, torch.Tensor], *, file_names: dict[str, str] | None = None
+) -> list[str]:
+    """What keeps ``state`` from loading into ``model`` strictly: missing, unexpected, mis-shaped keys.
+
+    ``file_names`` maps renamed keys of ``state`` back to their names in the file, for the message.
+    """
     expected = model.state_dict()
+    named = file_names or {}
     missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
+    unexpected = [named.get(k, k) for k in state if k not in expected]
     misshaped = [
-        f"{k} {list(state[k].shape)} vs {list(v.shape)}"
+        f"{named.get(k, k)} {list(state[k].shape)} vs {list(v.shape)}"
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
-    problems = [
+    return [
         f"{len(items)} {label} ({', '.join(items[:_SHOWN_KEYS])}{', ...' * (len(items) > _SHOWN_KEYS)})"
         for label, items in (
             ("missing keys", missing),
@@ -160,11 +208,6 @@ def check_fits(model: nn.Module, state: dict[str, torch.Tensor], *, model_name: 
         )
         if items
     ]
-    if problems:
-        raise EfficientViTError(
-            f"checkpoint {source} does not fit model {model_name}: {'; '.join(problems)}; "
-            f"is it the checkpoint of another model?"
-        )
 
 
 def save_safetensors(model: nn.Module, path: str | os.PathLike[str]) -> Path:

@@ -52,7 +52,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         "-w",
         default="official",
-        help="checkpoint: a local .pt/.pth/.safetensors file, hf://OWNER/REPO/FILE, or 'official' "
+        help="checkpoint: a local .pt/.pth/.safetensors file (official or timm's layout), "
+        "hf://OWNER/REPO/FILE, hf://OWNER/REPO (its model.safetensors, e.g. "
+        "hf://timm/efficientvit_b1.r224_in1k), or 'official' "
         "(the model's official checkpoint from the Hugging Face hub; default)",
     )
     parser.add_argument(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from efficientvit import timm_checkpoints
 from efficientvit.errors import EfficientViTError
 from efficientvit.weights import read_state_dict, resolve_weights
 from efficientvit.zoo import Checkpoint
@@ -49,6 +50,8 @@ def load_pretrained(
     """
     path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
     state = read_state_dict(path)
+    if timm_checkpoints.is_timm_layout(state):  # e.g. hf://timm/efficientvit_b1.r224_in1k
+        state, _ = timm_checkpoints.convert_timm_state_dict(state, source=os.fspath(weights))
     own = model.state_dict()
     report = LoadReport()
     matched: dict[str, torch.Tensor] = {}
