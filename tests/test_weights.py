@@ -104,6 +104,38 @@ def test_checkpoint_of_another_model_names_model_checkpoint_and_keys(recipe_stat
     assert "mis-shaped keys" in message and "missing keys" in message and "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("spoil", "words"),
+    [
+        (lambda t: t.to(torch.int32) if t.is_floating_point() else t, "weights that are not floating point"),
+        (lambda t: torch.full_like(t, float("nan")) if t.is_floating_point() else t, "NaN or infinite"),
+    ],
+    ids=["int32", "all-nan"],
+)
+def test_weights_that_cannot_predict_are_refused(recipe_state, tmp_path: Path, spoil, words: str) -> None:
+    path = tmp_path / "spoilt.pt"
+    torch.save({k: spoil(v) for k, v in recipe_state.items()}, path)
+    with pytest.raises(EfficientViTError) as error:
+        create_model(NAME, weights=path)
+    message = str(error.value)
+    assert words in message and str(path) in message and "use an earlier checkpoint" in message
+    assert "another model" not in message and "\n" not in message
+
+
+def test_one_infinite_weight_is_named(recipe_state, tmp_path: Path) -> None:
+    state = dict(recipe_state)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = (
+        state[key].clone().flatten().index_fill_(0, torch.tensor([0]), float("inf")).view_as(state[key])
+    )
+    path = tmp_path / "one_inf.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(state, str(path))
+    with pytest.raises(EfficientViTError, match=f"1 weights with NaN or infinite values \\({key}\\)"):
+        create_model(NAME, weights=path)
+
+
 def _fill_hub_cache(cache: Path, repo_id: str, filename: str, source: Path) -> None:
     """Lay a file out as huggingface_hub's cache does: refs/main -> snapshots/<commit>/<file>."""
     repo = cache / f"models--{repo_id.replace('/', '--')}"

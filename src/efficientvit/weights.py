@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from efficientvit import timm_checkpoints
+from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError
 
 if TYPE_CHECKING:
@@ -174,12 +175,19 @@ def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
 
 
 def check_fits(model: nn.Module, state: dict[str, torch.Tensor], *, model_name: str, source: str) -> None:
-    """Raise one readable error if ``state`` does not match ``model`` key for key and shape for shape."""
+    """Raise one readable error unless ``state`` matches ``model`` key for key and shape for shape, with
+    floating-point, finite values."""
     problems = fit_problems(model, state)
     if problems:
         raise EfficientViTError(
             f"checkpoint {source} does not fit model {model_name}: {'; '.join(problems)}; "
             f"is it the checkpoint of another model?"
+        )
+    problems = value_problems(model, state)
+    if problems:
+        raise EfficientViTError(
+            f"checkpoint {source} cannot be used: {'; '.join(problems)}; the file is damaged or comes from "
+            "a run that diverged: use an earlier checkpoint"
         )
 
 
@@ -199,22 +207,44 @@ def fit_problems(
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
+    return _listed(
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("mis-shaped keys, checkpoint vs model", misshaped),
+    )
+
+
+def value_problems(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """What makes ``state``'s values unusable although its keys fit: integer tensors where the model has
+    floating-point weights (``load_state_dict`` would cast them silently), NaN or infinite values."""
+    expected = model.state_dict()
+    not_float = [
+        f"{k} {str(state[k].dtype).removeprefix('torch.')}"
+        for k, v in expected.items()
+        if k in state and v.is_floating_point() and not state[k].is_floating_point()
+    ]
+    not_finite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    return _listed(
+        ("weights that are not floating point", not_float),
+        ("weights with NaN or infinite values", not_finite),
+    )
+
+
+def _listed(*groups: tuple[str, list[str]]) -> list[str]:
+    """``"<count> <label> (first, second, third, ...)"`` for each non-empty group."""
     return [
         f"{len(items)} {label} ({', '.join(items[:_SHOWN_KEYS])}{', ...' * (len(items) > _SHOWN_KEYS)})"
-        for label, items in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("mis-shaped keys, checkpoint vs model", misshaped),
-        )
+        for label, items in groups
         if items
     ]
 
 
 def save_safetensors(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Write ``model``'s state dict as safetensors (contiguous copies, shared storage resolved)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(path))
+    data = save({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()})
+    with atomic_write(path) as file:
+        file.write(data)
     return path
