@@ -48,7 +48,7 @@ def test_evaluation_predicts_what_segment_predicts(
         task="seg", model=SEG, data=str(data), output="", num_classes=len(classes),
         eval_short_side=short_side, workers=0, progress=False, device="cpu",
     )  # fmt: skip
-    metrics = evaluate_weights(config, str(weights))
+    metrics = evaluate_weights(config, str(weights), protocol="efficientvit")
     assert metrics["per_class_iou"] == pytest.approx(expected, abs=0.0, nan_ok=True)
     assert len({round(v, 3) for v in expected if v == v}) > 1  # not a constant prediction
 
@@ -68,3 +68,20 @@ def test_predict_labels_pads_crops_and_resizes() -> None:
     # Output columns below 30 see only the zero left half; 60-89 see the ones (the padding is cropped).
     assert (labels[0, :, :30] == 0).all() and (labels[0, :, 60:90] == 1).all()
     assert working_size(64, 96, 48, 10_000) == (48, 72)
+
+
+def test_official_large_labels_are_resized_a_few_classes_at_a_time_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from efficientvit.tasks import segmentation
+
+    torch.manual_seed(0)
+    logits = torch.randn(1, 7, 8, 12)  # stride-8 logits of a 64x96 input
+    images = torch.zeros(1, 3, 64, 96)
+    whole = predict_labels(lambda x: logits, images, (75, 101), protocol="official")
+    monkeypatch.setattr(segmentation, "MAX_FULL_SIZE_LOGITS", 2 * 75 * 101)  # two classes at a time
+    parts = predict_labels(lambda x: logits, images, (75, 101), protocol="official")
+    assert torch.equal(parts, whole)
+    # The stride-8 logits go straight to the label size, bicubic.
+    direct = torch.nn.functional.interpolate(logits, size=(75, 101), mode="bicubic", align_corners=False)
+    assert torch.equal(whole, direct.argmax(dim=1))

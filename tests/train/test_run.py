@@ -42,8 +42,9 @@ def test_a_short_run_in_each_layout_trains_evaluates_and_writes_its_files(
     assert torch.isfinite(torch.tensor(record["train_loss"]))
     primary = "top1" if task == "cls" else "mIoU"
     assert 0.0 <= record["eval"][primary] <= 100.0
-    # best.pt loads into a fresh model through the ordinary weights path, and evaluates the same
-    again = evaluate_weights(config, str(result.output / "best.pt"))
+    # best.pt loads into a fresh model through the ordinary weights path, and evaluates the same (under the
+    # protocol training validates with)
+    again = evaluate_weights(config, str(result.output / "best.pt"), protocol="efficientvit")
     assert again[primary] == pytest.approx(record["eval"][primary])
     weights = load_checkpoint(result.output / "best.pt")["model"]
     num_classes = len(next(v for k, v in reversed(weights.items()) if k.endswith("bias")))

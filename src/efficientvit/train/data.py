@@ -19,6 +19,7 @@ from efficientvit.data.transforms import (
     super_resolution_train_transform,
 )
 from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.segmentation import EvalInput, Protocol
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.distributed import DistributedContext
 from efficientvit.train.sampler import ResumableBatchSampler, SeededDataset
@@ -64,7 +65,9 @@ def dataset_num_classes(dataset: Dataset) -> int:
     return len(getattr(dataset, "classes", ()))
 
 
-def _transforms(config: TrainConfig, info: ModelInfo, kind: str) -> tuple[Callable | None, Callable | None]:
+def _transforms(
+    config: TrainConfig, info: ModelInfo, kind: str, protocol: Protocol = "efficientvit"
+) -> tuple[Callable | None, Callable | None]:
     if config.task == "cls":
         size = config.resolution or max(info.resolution)
         train = classification_train_transform(
@@ -76,8 +79,17 @@ def _transforms(config: TrainConfig, info: ModelInfo, kind: str) -> tuple[Callab
         return train, evaluation
     if config.task == "seg":
         crop = config.crop_size or (min(info.resolution), min(info.resolution))
-        short_side = config.eval_short_side or (512 if kind == "ade20k" else None)
         train = segmentation_train_transform(tuple(crop), mean=info.mean, std=info.std)
+        if protocol == "official":
+            evaluation: Callable = EvalInput(
+                protocol=protocol,
+                dataset=kind,
+                short_side=config.eval_short_side,
+                mean=info.mean,
+                std=info.std,
+            )
+            return train, evaluation
+        short_side = config.eval_short_side or (512 if kind == "ade20k" else None)
         return train, segmentation_eval_transform(short_side=short_side, mean=info.mean, std=info.std)
     return super_resolution_train_transform(config.patch_size), None
 
@@ -158,11 +170,17 @@ def build_run_data(config: TrainConfig, info: ModelInfo, context: DistributedCon
 
 
 def build_eval_data(
-    config: TrainConfig, info: ModelInfo, context: DistributedContext, split: str = "val"
+    config: TrainConfig,
+    info: ModelInfo,
+    context: DistributedContext,
+    split: str = "val",
+    *,
+    protocol: Protocol = "efficientvit",
 ) -> tuple[DataLoader, ResumableBatchSampler, Dataset]:
-    """The evaluation loader of ``split`` alone (for `efficientvit eval`)."""
+    """The evaluation loader of ``split`` alone (for `efficientvit eval`); ``protocol`` chooses the
+    segmentation input size and resize (:mod:`efficientvit.tasks.segmentation`)."""
     kind = config.dataset or detect_dataset(config.data, config.task)
-    _, eval_tf = _transforms(config, info, kind)
+    _, eval_tf = _transforms(config, info, kind, protocol)
     on_error = "skip" if config.skip_bad_samples else "raise"
     dataset = build_dataset(
         config.task,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from efficientvit.tasks.segmentation import Protocol, check_protocol
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.data import build_eval_data, dataset_num_classes
 from efficientvit.train.distributed import init_distributed
@@ -17,19 +18,28 @@ __all__ = ["evaluate_weights"]
 
 
 def evaluate_weights(
-    config: TrainConfig, weights: str | None, *, split: str = "val", backend: str | None = "auto"
+    config: TrainConfig,
+    weights: str | None,
+    *,
+    split: str = "val",
+    backend: str | None = "auto",
+    protocol: Protocol = "official",
 ) -> dict[str, Any]:
     """The metrics of ``config.model`` with ``weights`` on ``split`` of ``config.data``.
 
     Classification: top-1/top-5 after resize + centre crop from the model's metadata. Segmentation: mIoU over
-    the whole split from one confusion matrix (ignore 255), predictions resized to the label size.
+    the whole split from one confusion matrix (ignore 255), predictions resized to the label size, with the
+    per-class intersections and unions; ``protocol`` is the official evaluator's (default: OpenCV cubic
+    image resize, bicubic logits; :mod:`efficientvit.tasks.segmentation`) or ``"efficientvit"``, the one
+    training validates with.
     Super-resolution: PSNR/SSIM on the Y channel with a ``scale``-pixel border cropped, also for bicubic.
     Works under `torchrun` too: every process takes a shard and the sums are reduced. ``backend`` runs the
     model as :func:`efficientvit.inference.segment` does (default ``"auto"``: the fastest exact backend).
     """
+    check_protocol(protocol)
     info = checked_model_info(config)
     context = init_distributed(config.device)
-    loader, sampler, dataset = build_eval_data(config, info, context, split)
+    loader, sampler, dataset = build_eval_data(config, info, context, split, protocol=protocol)
     overrides: dict[str, Any] = {}
     num_classes = config.num_classes or dataset_num_classes(dataset)
     if config.task in ("cls", "seg") and num_classes and num_classes != info.num_classes:
@@ -38,7 +48,9 @@ def evaluate_weights(
     if weights is not None:
         load_weights(model, weights, model_name=config.model, default_checkpoint=info.checkpoint)
     model = model.to(context.device).eval()
-    task = build_task(config.task, num_classes=num_classes or info.num_classes, scale=config.scale)
+    task = build_task(
+        config.task, num_classes=num_classes or info.num_classes, scale=config.scale, protocol=protocol
+    )
     metrics = evaluate(
         model, loader, task, device=context.device, amp_dtype=amp_dtype(config, context.device),
         num_batches=len(sampler), progress=config.progress and context.is_main, backend=backend,
@@ -46,4 +58,5 @@ def evaluate_weights(
     metrics["images"] = len(dataset)  # type: ignore[arg-type]
     if config.task == "seg":
         metrics["class_names"] = list(getattr(dataset, "classes", ()))
+        metrics["protocol"] = protocol
     return metrics

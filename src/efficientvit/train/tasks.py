@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +23,13 @@ from efficientvit.metrics import (
     sr_psnr_ssim,
     topk_correct,
 )
-from efficientvit.tasks.segmentation import SIZE_DIVISOR, predict_labels, upsample_logits
+from efficientvit.tasks.segmentation import (
+    SIZE_DIVISOR,
+    Protocol,
+    check_protocol,
+    predict_labels,
+    upsample_logits,
+)
 
 __all__ = ["TaskName", "TaskSpec", "build_task", "classification_task", "segmentation_task", "sr_task"]
 
@@ -42,7 +48,7 @@ class TaskSpec:
     """``predict(model, inputs, target)``: the output the metrics compare with ``target``."""
     batch_stats: Callable[[Tensor, Tensor, Tensor], Tensor]
     """``batch_stats(prediction, inputs, target)``: a 1-D float64 tensor of sums, added over the split."""
-    summarize: Callable[[Tensor], dict[str, float | list[float]]]
+    summarize: Callable[[Tensor], dict[str, Any]]
     """The split's metrics from the summed stats."""
     primary_metric: str
     """The metric (higher is better) that selects the best checkpoint."""
@@ -70,13 +76,16 @@ def _forward(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
     return model(inputs)
 
 
-def segmentation_task(num_classes: int, *, size_divisor: int = SIZE_DIVISOR) -> TaskSpec:
+def segmentation_task(
+    num_classes: int, *, size_divisor: int = SIZE_DIVISOR, protocol: Protocol = "efficientvit"
+) -> TaskSpec:
     """Semantic segmentation: per-pixel cross-entropy ignoring 255; mIoU from the split's confusion matrix.
 
-    Evaluation pads the (resized) image at the bottom and right to a multiple of ``size_divisor``, upsamples
-    the logits to the padded size, crops the padding, and resizes them to the label's own size before the
-    argmax, so every dataset is scored at its original label resolution.
+    Evaluation predicts through :func:`efficientvit.tasks.segmentation.predict_labels` under ``protocol``
+    (the logits resized to the label's own size before the argmax, so every dataset is scored at its original
+    label resolution). The metrics hold the per-class ``intersection`` and ``union`` pixel counts too.
     """
+    check_protocol(protocol)
 
     def loss(logits: Tensor, target: Tensor) -> Tensor:
         logits = upsample_logits(logits, tuple(target.shape[-2:]))  # (B, C, H, W) at the label size
@@ -84,19 +93,24 @@ def segmentation_task(num_classes: int, *, size_divisor: int = SIZE_DIVISOR) -> 
 
     def predict(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         # The same path as efficientvit.inference.segment: (B, H, W) class indices at the label size.
-        return predict_labels(model, inputs, tuple(target.shape[-2:]), divisor=size_divisor)
+        size = tuple(target.shape[-2:])
+        return predict_labels(model, inputs, size, divisor=size_divisor, protocol=protocol)
 
     def stats(prediction: Tensor, inputs: Tensor, target: Tensor) -> Tensor:
         confusion = confusion_matrix(prediction, target, num_classes, ignore_index=IGNORE_INDEX)
         return confusion.flatten().to(torch.float64)  # exact: counts stay far below 2**53
 
-    def summarize(total: Tensor) -> dict[str, float | list[float]]:
+    def summarize(total: Tensor) -> dict[str, Any]:
         confusion = total.round().to(torch.int64).view(num_classes, num_classes)
         iou = iou_from_confusion(confusion)
+        intersection = confusion.diagonal()
+        union = confusion.sum(0) + confusion.sum(1) - intersection
         return {
             "mIoU": 100.0 * float(iou.nanmean()),
             "pixel_acc": 100.0 * float(pixel_accuracy(confusion)),
             "per_class_iou": [100.0 * float(v) for v in iou],
+            "intersection": [int(v) for v in intersection],
+            "union": [int(v) for v in union],
         }
 
     return TaskSpec("seg", loss, predict, stats, summarize, primary_metric="mIoU")
@@ -128,13 +142,18 @@ def sr_task(scale: int) -> TaskSpec:
 
 
 def build_task(
-    task: TaskName, *, num_classes: int = 0, label_smoothing: float = 0.1, scale: int = 2
+    task: TaskName,
+    *,
+    num_classes: int = 0,
+    label_smoothing: float = 0.1,
+    scale: int = 2,
+    protocol: Protocol = "efficientvit",
 ) -> TaskSpec:
-    """The :class:`TaskSpec` of ``task``."""
+    """The :class:`TaskSpec` of ``task`` (``protocol``: the segmentation evaluation protocol)."""
     if task == "cls":
         return classification_task(label_smoothing=label_smoothing)
     if task == "seg":
-        return segmentation_task(num_classes)
+        return segmentation_task(num_classes, protocol=protocol)
     if task == "sr":
         return sr_task(scale)
     raise ValueError(f"unknown task {task!r}; expected cls, seg or sr")
