@@ -105,7 +105,11 @@ def _eval_json(data: Path, num_classes: int, weights: Path, out: Path, *extra: s
         "--json", str(out), *extra,
     ])  # fmt: skip
     assert code == 0
-    return json.loads(out.read_text())
+    return json.loads(out.read_text(), parse_constant=_not_json)  # strict: no NaN / Infinity
+
+
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON (strict parsers reject it)")
 
 
 # The official evaluator's --crop_size (its default: 1024 for Cityscapes, 512 for ADE20K; test_official_size
@@ -163,6 +167,7 @@ def test_ade20k_of_odd_sizes_matches_the_official_evaluator(opencv_own_code: Non
     assert metrics["intersection"] == expected_i
     assert metrics["union"] == expected_u
     assert predicted > 1
+    assert None in metrics["per_class_iou"]  # classes in no image: undefined IoU, written as null
 
 
 def test_official_size() -> None:

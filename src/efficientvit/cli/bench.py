@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.benchmark.backends import BACKENDS
 from efficientvit.benchmark.peers import TIMM_B1_OURS
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_report(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+        atomic_write_text(args.json, json_output.dumps(report.to_dict(), indent=2) + "\n")
         print(f"\nwrote {args.json}")
     if args.plot is not None:
         from efficientvit.benchmark.plot import plot_report

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from tqdm import tqdm
 
+from efficientvit import json_output
 from efficientvit.cli.common import (
     add_backend_arguments,
     add_model_arguments,
@@ -62,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
                 results.append({"image": str(path), "predictions": top})
             bar.update(len(chunk))
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json_output.dumps(results, indent=2))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import add_backend_arguments, positive_int
 from efficientvit.cli.train import add_data_arguments
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_metrics(config.task, metrics, metrics.get("class_names", ())))
     if args.json:
         atomic_write_text(
-            args.json, json.dumps({"model": config.model, "weights": args.weights, **metrics}, indent=2)
+            args.json,
+            json_output.dumps({"model": config.model, "weights": args.weights, **metrics}, indent=2),
         )
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import (
     add_backend_arguments,
@@ -144,7 +144,7 @@ def _masks_for(
         masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
         written = [save_png(paint(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
         json_path = Path(f"{base}_sam_auto.json")
-        atomic_write_text(json_path, json.dumps(annotations))
+        atomic_write_text(json_path, json_output.dumps(annotations))
         written.append(json_path)
         summary = f"{path}: {len(annotations)} masks"
     else:

@@ -11,6 +11,8 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from efficientvit import json_output
+from efficientvit.atomic import atomic_write_text
 from efficientvit.devices import check_device_name
 from efficientvit.errors import EfficientViTError
 
@@ -94,10 +96,10 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
+        return json_output.dumps(dataclasses.asdict(self), indent=2)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(self.to_json() + "\n")
+        atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrainConfig:

@@ -28,6 +28,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from efficientvit import json_output
+from efficientvit.atomic import atomic_write_text
 from efficientvit.errors import EfficientViTError
 from efficientvit.train.checkpoint import (
     FORMAT,
@@ -113,7 +115,7 @@ def build_training_model(
 
 def _log(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as file:
-        file.write(json.dumps(record) + "\n")
+        file.write(json_output.dumps(record) + "\n")
 
 
 def _history(path: Path, before_epoch: int) -> list[dict[str, Any]]:
@@ -123,7 +125,7 @@ def _history(path: Path, before_epoch: int) -> list[dict[str, Any]]:
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in records if r.get("epoch", 0) <= before_epoch]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    atomic_write_text(path, "".join(json_output.dumps(r) + "\n" for r in kept))
     return kept
 
 
