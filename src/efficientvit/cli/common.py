@@ -57,7 +57,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         "-w",
         default="official",
-        help="checkpoint: a local .pt/.pth/.safetensors file, hf://OWNER/REPO/FILE, or 'official' "
+        help="checkpoint: a local .pt/.pth/.safetensors file (a training run's best.pt brings its own class "
+        "count and names), a folder written by save_pretrained, hf://OWNER/REPO/FILE, or 'official' "
         "(the model's official checkpoint from the Hugging Face hub; default)",
     )
     parser.add_argument(
