@@ -249,7 +249,8 @@ def test_push_to_hub_uploads_the_saved_folder_in_one_commit(
     assert upload["commit_message"] == "fine-tuned" and upload["create_pr"] is None
     uploaded = tmp_path / "uploaded-1"
     assert sorted(p.name for p in uploaded.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    assert "library_name: efficientvit" in (uploaded / "README.md").read_text()
+    card = (uploaded / "README.md").read_text()
+    assert "library_name: efficientvit" in card and "efficientvit.from_pretrained('me/b0-10')" in card
     loaded = from_pretrained(uploaded)
     assert torch.equal(_outputs(loaded, (1, 3, 32, 32)), _outputs(model, (1, 3, 32, 32)))
     # save_pretrained(push_to_hub=True) pushes under the folder's name by default

@@ -144,9 +144,16 @@ def save_pretrained(
     """Write ``config.json``, ``model.safetensors`` (and a ``README.md`` model card if absent) into
     ``save_directory``, each file atomically; with ``push_to_hub=True`` also upload them to ``repo_id``
     (default: the folder's name) and return the commit URL, else return the folder."""
-    info = _model_info(model)
-    config = pretrained_config(info)
     directory = Path(save_directory)
+    _write(model, directory, load_name=str(directory))
+    if push_to_hub:
+        return _upload(model, repo_id or directory.name, **push_to_hub_kwargs)
+    return directory
+
+
+def _write(model: nn.Module, directory: Path, *, load_name: str) -> None:
+    """The files of :func:`save_pretrained`; the model card says to load ``load_name``."""
+    config = pretrained_config(_model_info(model))
     if directory.exists() and not directory.is_dir():
         raise EfficientViTError(f"{directory}: exists and is not a folder; save_pretrained writes a folder")
     from safetensors.torch import save
@@ -157,10 +164,7 @@ def save_pretrained(
         file.write(payload)
     atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
     if not (directory / MODEL_CARD_NAME).exists():
-        atomic_write_text(directory / MODEL_CARD_NAME, _model_card(config))
-    if push_to_hub:
-        return _upload(model, repo_id or directory.name, **push_to_hub_kwargs)
-    return directory
+        atomic_write_text(directory / MODEL_CARD_NAME, _model_card(config, load_name))
 
 
 def push_to_hub(
@@ -206,7 +210,7 @@ def _upload(
         repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=True).repo_id
         with tempfile.TemporaryDirectory() as temporary:
             folder = Path(temporary) / "model"
-            save_pretrained(model, folder)
+            _write(model, folder, load_name=repo_id)
             return api.upload_folder(
                 repo_id=repo_id, repo_type="model", folder_path=folder, commit_message=commit_message,
                 revision=branch, create_pr=create_pr, allow_patterns=allow_patterns,
@@ -508,7 +512,7 @@ def _download_error(repo_id: str, filename: str, revision: str | None, err: Exce
     return f"could not fetch {where} ({_reason(err)}); if this machine is offline, pass a local folder"
 
 
-def _model_card(config: dict[str, Any]) -> str:
+def _model_card(config: dict[str, Any], load_name: str) -> str:
     """A minimal hub model card: the library and task tags, and how to load the model."""
     classes = f" with {config['num_classes']} classes" if config["num_classes"] else ""
     names = config["class_names"]
@@ -521,8 +525,9 @@ def _model_card(config: dict[str, Any]) -> str:
         f"EfficientViT `{config['model_name']}`{classes}, saved by efficientvit "
         f"{config['efficientvit_version']}.{shown}\n\n"
         "```python\nimport efficientvit\n\n"
-        'model = efficientvit.from_pretrained("THIS_FOLDER_OR_REPO_ID")\n'
-        "print(model.info.class_names)\n```\n"
+        f"model = efficientvit.from_pretrained({load_name!r})\n"
+        + ("print(model.info.class_names)\n" if names else "")
+        + "```\n"
     )
 
 
