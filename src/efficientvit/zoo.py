@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +80,7 @@ class PackagedFile:
 
 
 Checkpoint = HubFile | PackagedFile
+Palette = tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,14 @@ class ModelInfo:
     """Classification: resize to ``resolution / crop_ratio`` (bicubic), then centre-crop ``resolution``."""
     official: bool = True
     """An architecture of the official EfficientViT release (False: our own design, e.g. super-resolution)."""
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False)
+    """The config overrides given to :func:`create_model` (e.g. ``{"num_classes": 10}``); empty for the
+    registry's own entries."""
+    labels: tuple[str, ...] | None = None
+    """The class names of a fine-tuned model, in label order; None: those of ``dataset`` (see
+    :attr:`class_names`)."""
+    palette: Palette | None = None
+    """One RGB colour per class of a segmenter (None for the other tasks)."""
 
     @property
     def num_classes(self) -> int:
@@ -115,14 +125,15 @@ class ModelInfo:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        """Class names in label order (empty for SAM)."""
+        """Class names in label order: ``labels`` when set, else the dataset's when their number is the
+        model's (empty for SAM, super-resolution and a new class count without names)."""
+        if self.labels is not None:
+            return self.labels
         if self.dataset == "imagenet":
-            return imagenet_classes()
-        return {"cityscapes": CITYSCAPES_CLASSES, "ade20k": ADE20K_CLASSES}.get(self.dataset, ())
-
-    @property
-    def palette(self) -> tuple[tuple[int, int, int], ...] | None:
-        return {"cityscapes": CITYSCAPES_PALETTE, "ade20k": ADE20K_PALETTE}.get(self.dataset)
+            names = imagenet_classes() if self.num_classes == 1000 else ()  # read lazily: torchvision
+        else:
+            names = {"cityscapes": CITYSCAPES_CLASSES, "ade20k": ADE20K_CLASSES}.get(self.dataset, ())
+        return names if len(names) == self.num_classes else ()
 
 
 CLS_HEADS = {
@@ -224,6 +235,7 @@ def _build_registry() -> dict[str, ModelInfo]:
             head=head,
             resolution=SEG_RESOLUTIONS[dataset],
             checkpoint=HubFile(SEG_HUB_REPO, f"efficientvit_seg_{size}_{dataset}.pt"),
+            palette={"cityscapes": CITYSCAPES_PALETTE, "ade20k": ADE20K_PALETTE}[dataset],
         )
     for size, (backbone, neck, resolution) in SAM_MODELS.items():
         name = f"efficientvit-sam-{size}"
@@ -292,18 +304,64 @@ def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
     head = info.head
     if head is not None:
         head = dataclasses.replace(head, **{k: v for k, v in overrides.items() if k in head_fields})
-    return dataclasses.replace(info, backbone=backbone, head=head)
+    return dataclasses.replace(info, backbone=backbone, head=head, overrides={**info.overrides, **overrides})
 
 
-def create_model(name: str, weights: str | os.PathLike[str] | None = None, **overrides: Any) -> nn.Module:
+def _with_labels(
+    info: ModelInfo, class_names: Sequence[str] | None, palette: Sequence[Sequence[int]] | None
+) -> ModelInfo:
+    """``info`` with the given class names and palette, checked against its class count; a segmenter whose
+    class count changed without a palette gets one with a colour for every class."""
+    count = info.num_classes
+    if class_names is not None:
+        names = tuple(str(name) for name in class_names)
+        if len(names) != count:
+            raise EfficientViTError(
+                f"{info.name}: {len(names)} class names for {count} classes; give one name per class "
+                f"(or num_classes={len(names)})"
+            )
+        info = dataclasses.replace(info, labels=names)
+    if palette is not None:
+        from efficientvit.pretrained import check_palette
+
+        info = dataclasses.replace(info, palette=check_palette(palette, count, source=info.name))
+    elif info.task == "seg" and (info.palette is None or len(info.palette) != count):
+        from efficientvit.pretrained import default_palette
+
+        info = dataclasses.replace(info, palette=default_palette(info.class_names, count, info.palette))
+    return info
+
+
+def create_model(
+    name: str,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    palette: Sequence[Sequence[int]] | None = None,
+    **overrides: Any,
+) -> nn.Module:
     """Build the model ``name`` in eval mode, optionally loading ``weights``.
 
-    ``weights`` is a local ``.pt`` / ``.pth`` / ``.safetensors`` file, ``"hf://owner/repo/file"``, or
-    ``"official"`` for the model's official checkpoint on the Hugging Face hub (downloaded once, cached).
-    ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10``, ``dropout=0.1`` or, for
-    super-resolution, ``scale=3``.
+    ``weights`` is a local ``.pt`` / ``.pth`` / ``.safetensors`` file, a folder written by
+    ``save_pretrained``, ``"hf://owner/repo/file"``, or ``"official"`` for the model's official checkpoint
+    on the Hugging Face hub (downloaded once, cached). A folder, and a training run's ``best.pt`` /
+    ``last.pt``, bring the model's overrides, class names and palette with them. ``overrides`` replace
+    fields of the model's configs, e.g. ``num_classes=10``, ``dropout=0.1`` or, for super-resolution,
+    ``scale=3``; ``class_names`` and ``palette`` (one RGB triple per class) name and colour the classes.
     """
+    saved = hint = None
+    if weights is not None:
+        from efficientvit.pretrained import read_saved
+
+        saved = read_saved(weights)
+        if saved is not None and saved.model_name != name:
+            saved, hint = None, saved.mismatch(name)  # a folder raises here; a run's checkpoint may still fit
+    if saved is not None:
+        overrides = {**saved.overrides, **overrides}
+        class_names = saved.class_names if class_names is None else class_names
+        palette = saved.palette if palette is None else palette
     info = _apply_overrides(get_model_info(name), overrides)
+    info = _with_labels(info, class_names, palette)
     if isinstance(info.backbone, SuperResolutionConfig):
         model = build_super_resolution(info.backbone)
     else:
@@ -313,5 +371,11 @@ def create_model(name: str, weights: str | os.PathLike[str] | None = None, **ove
     if weights is not None:
         from efficientvit.weights import load_weights
 
-        load_weights(model, weights, model_name=name, default_checkpoint=info.checkpoint)
+        source = saved.weights if saved is not None else weights
+        try:
+            load_weights(model, source, model_name=name, default_checkpoint=info.checkpoint)
+        except EfficientViTError as err:
+            if hint is None:
+                raise
+            raise EfficientViTError(f"{err} {hint}") from None
     return model.eval()

@@ -52,7 +52,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         "-w",
         default="official",
-        help="checkpoint: a local .pt/.pth/.safetensors file (official or timm's layout), "
+        help="checkpoint: a local .pt/.pth/.safetensors file (official or timm's layout; a training run's "
+        "best.pt brings its own class count and names), a folder written by save_pretrained, "
         "hf://OWNER/REPO/FILE, hf://OWNER/REPO (its model.safetensors, e.g. "
         "hf://timm/efficientvit_b1.r224_in1k), or 'official' "
         "(the model's official checkpoint from the Hugging Face hub; default)",

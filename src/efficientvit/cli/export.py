@@ -11,6 +11,7 @@ from torch import nn
 from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.inference.preprocess import TASK_NAMES
+from efficientvit.pretrained import read_saved
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
@@ -184,11 +185,15 @@ def run(args: argparse.Namespace) -> int:
     check_opset(args.opset)
     if args.output.is_dir():
         raise EfficientViTError(f"--output {args.output} is a folder; give a file name such as model.onnx")
-    model = create_model(args.model)  # checks come before a possibly long download of the weights
+    # checks come before a possibly long download of the weights; a local folder or a run's checkpoint
+    # brings its own class count, so it is loaded as the model is built
+    saved = read_saved(args.weights)
+    model = create_model(args.model, weights=args.weights if saved is not None else None)
     size = None if part == "decoder" else args.resolution or info.resolution
     if size is not None:
         check_resolution(model, size, dynamic=not args.static)
-    load_weights(model, args.weights, model_name=info.name, default_checkpoint=info.checkpoint)
+    if saved is None:
+        load_weights(model, args.weights, model_name=info.name, default_checkpoint=info.checkpoint)
     if part == "decoder":
         model = SamPromptDecoder(model)
     try:

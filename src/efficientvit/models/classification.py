@@ -11,6 +11,7 @@ from torch import nn
 from efficientvit.layers import ConvNormAct, LinearNormAct, OpSequential
 from efficientvit.layers.types import ActFactory
 from efficientvit.models.backbone import BackboneConfig, LargeBackboneConfig, build_backbone
+from efficientvit.pretrained import PretrainedMixin
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class ClsHead(OpSequential):
         )
 
 
-class EfficientViTClassifier(nn.Module):
+class EfficientViTClassifier(nn.Module, PretrainedMixin):
     """EfficientViT image classifier: ``(B, 3, H, W)`` images to ``(B, num_classes)`` logits."""
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:

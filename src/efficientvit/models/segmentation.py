@@ -15,6 +15,7 @@ from efficientvit.layers import ConvNormAct, OpSequential, UpSample
 from efficientvit.layers.types import ActFactory
 from efficientvit.models.backbone import BackboneConfig, LargeBackboneConfig, build_backbone
 from efficientvit.models.fusion import AddFusion, refinement_blocks
+from efficientvit.pretrained import PretrainedMixin
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class SegHead(AddFusion):
         super().__init__(input_ops, middle, OpSequential(classifier))
 
 
-class EfficientViTSeg(nn.Module):
+class EfficientViTSeg(nn.Module, PretrainedMixin):
     """EfficientViT segmenter: ``(B, 3, H, W)`` images, H and W multiples of 32, to
     ``(B, num_classes, H / 8, W / 8)`` logits (upsample them to the image size yourself)."""
 

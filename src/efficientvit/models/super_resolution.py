@@ -35,6 +35,7 @@ from torch import nn
 
 from efficientvit.layers import ConvNormAct, LiteMLA, MBConv, OpSequential, ResidualBlock
 from efficientvit.layers.types import ActFactory
+from efficientvit.pretrained import PretrainedMixin
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class SRBlock(nn.Module):
         return self.local_module(self.context_module(x))
 
 
-class EfficientViTSR(nn.Module):
+class EfficientViTSR(nn.Module, PretrainedMixin):
     """EfficientViT-SR (our design; the paper's SR model is unreleased): windowed-LiteMLA EfficientViT
     blocks at the input resolution, a pixel-shuffle upsampler and a global bicubic residual."""
 

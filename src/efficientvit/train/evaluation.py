@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from efficientvit.errors import EfficientViTError
+from efficientvit.pretrained import read_saved
 from efficientvit.tasks.segmentation import Protocol, check_protocol
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.data import build_eval_data, dataset_num_classes
@@ -11,7 +13,6 @@ from efficientvit.train.distributed import init_distributed
 from efficientvit.train.loop import evaluate
 from efficientvit.train.run import amp_dtype, checked_model_info
 from efficientvit.train.tasks import build_task
-from efficientvit.weights import load_weights
 from efficientvit.zoo import create_model
 
 __all__ = ["evaluate_weights"]
@@ -42,14 +43,24 @@ def evaluate_weights(
     loader, sampler, dataset = build_eval_data(config, info, context, split, protocol=protocol)
     overrides: dict[str, Any] = {}
     num_classes = config.num_classes or dataset_num_classes(dataset)
-    if config.task in ("cls", "seg") and num_classes and num_classes != info.num_classes:
+    saved = read_saved(weights) if weights is not None else None
+    own = saved is not None and saved.model_name == config.model  # brings its own class count and names
+    if not own and config.task in ("cls", "seg") and num_classes and num_classes != info.num_classes:
         overrides["num_classes"] = num_classes
-    model = create_model(config.model, **overrides)
-    if weights is not None:
-        load_weights(model, weights, model_name=config.model, default_checkpoint=info.checkpoint)
+    model = create_model(config.model, weights=weights, **overrides)
+    if (
+        saved is not None
+        and own
+        and config.task in ("cls", "seg")
+        and num_classes not in (0, model.info.num_classes)
+    ):
+        raise EfficientViTError(
+            f"{weights} holds {saved.describe()}, but {config.data} labels {num_classes} classes; "
+            "evaluate it on data with its classes"
+        )
     model = model.to(context.device).eval()
     task = build_task(
-        config.task, num_classes=num_classes or info.num_classes, scale=config.scale, protocol=protocol
+        config.task, num_classes=num_classes or model.info.num_classes, scale=config.scale, protocol=protocol
     )
     metrics = evaluate(
         model, loader, task, device=context.device, amp_dtype=amp_dtype(config, context.device),
@@ -57,6 +68,6 @@ def evaluate_weights(
     )  # fmt: skip
     metrics["images"] = len(dataset)  # type: ignore[arg-type]
     if config.task == "seg":
-        metrics["class_names"] = list(getattr(dataset, "classes", ()))
+        metrics["class_names"] = list(getattr(dataset, "classes", ()) or model.info.class_names)
         metrics["protocol"] = protocol
     return metrics

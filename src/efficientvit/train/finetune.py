@@ -10,6 +10,7 @@ from torch import nn
 
 from efficientvit import timm_checkpoints
 from efficientvit.errors import EfficientViTError
+from efficientvit.pretrained import read_saved
 from efficientvit.weights import read_state_dict, resolve_weights
 from efficientvit.zoo import Checkpoint
 
@@ -48,7 +49,11 @@ def load_pretrained(
     ``report.skipped``. If fewer than half of the model's tensors match, the checkpoint belongs to another
     architecture and loading stops with an error.
     """
-    path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
+    saved = read_saved(weights)  # a save_pretrained folder holds its tensors in model.safetensors
+    if saved is not None:
+        path = saved.weights
+    else:
+        path = resolve_weights(weights, model_name=model_name, default_checkpoint=default_checkpoint)
     state = read_state_dict(path)
     if timm_checkpoints.is_timm_layout(state):  # e.g. hf://timm/efficientvit_b1.r224_in1k
         state, _ = timm_checkpoints.convert_timm_state_dict(state, source=os.fspath(weights))

@@ -10,6 +10,10 @@ The run directory holds:
 * ``best.pt`` — the evaluated weights (the EMA when enabled) with the best primary metric, loadable with
   ``create_model(name, weights="RUN/best.pt")`` or ``--weights RUN/best.pt``.
 
+Both checkpoints carry, under ``"pretrained"``, the ``config.json`` dict of ``save_pretrained`` (model name,
+overrides such as ``num_classes``, the dataset's class names, a segmenter's palette), so a fine-tuned model
+loads with its own class count and names.
+
 Only rank 0 writes. A resumed run restores everything in ``last.pt`` and continues with the batch after the
 last one saved, so that (on CPU, with deterministic kernels) its final weights equal those of a run that was
 never interrupted.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.errors import EfficientViTError
+from efficientvit.pretrained import pretrained_config
 from efficientvit.train.checkpoint import (
     FORMAT,
     atomic_save,
@@ -95,16 +101,28 @@ def checked_model_info(config: TrainConfig) -> ModelInfo:
 
 
 def build_training_model(
-    config: TrainConfig, num_classes: int | None
+    config: TrainConfig,
+    num_classes: int | None,
+    class_names: Sequence[str] = (),
+    dataset_kind: str | None = None,
 ) -> tuple[nn.Module, ModelInfo, LoadReport | None]:
-    """The model of ``config`` (with a new classifier if the class count differs) and its initial weights."""
+    """The model of ``config`` (with a new classifier if the class count differs) and its initial weights.
+
+    The model's ``info`` takes the dataset's ``class_names`` (so that the run's checkpoints carry them),
+    unless the data is the model's own dataset (``dataset_kind``) with its class count: ImageNet's folder
+    names are WordNet ids, and the registry already has the readable names.
+    """
     info = checked_model_info(config)
     overrides: dict[str, Any] = {}
     if num_classes and config.task in ("cls", "seg") and num_classes != info.num_classes:
         overrides["num_classes"] = num_classes
     if config.task == "sr" and getattr(info, "scale", config.scale) != config.scale:
         overrides["scale"] = config.scale
-    model = create_model(config.model, **overrides)
+    own_classes = dataset_kind == info.dataset and "num_classes" not in overrides and info.class_names
+    count = overrides.get("num_classes") or info.num_classes
+    named = config.task in ("cls", "seg") and len(class_names) == count and not own_classes
+    names = list(class_names) if named else None
+    model = create_model(config.model, class_names=names, **overrides)
     report = None
     if config.weights:
         report = load_pretrained(
@@ -158,12 +176,13 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
     show = config.progress and context.is_main
 
     data: RunData = build_run_data(config, info, context)
-    model, info, report = build_training_model(config, data.num_classes)
+    model, info, report = build_training_model(config, data.num_classes, data.class_names, data.dataset_kind)
     if context.is_main:  # written once the data and the model are known to be usable
         output.mkdir(parents=True, exist_ok=True)
         config.save(output / "config.json")
     if report is not None and context.is_main:
         print(f"weights {config.weights}: {report.summary()}")
+    metadata = pretrained_config(info)  # what create_model(name, weights=RUN/best.pt) rebuilds the model from
     model = model.to(context.device).train()
     task: TaskSpec = build_task(
         config.task,
@@ -212,6 +231,7 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
             {
                 "format": FORMAT,
                 "model_name": config.model,
+                "pretrained": metadata,
                 "config": json.loads(config.to_json()),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -264,8 +284,9 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
                 best = {"score": score, "metric": task.primary_metric, "epoch": epoch + 1}
                 if context.is_main:
                     atomic_save(
-                        {"format": FORMAT, "model_name": config.model, "model": evaluated.state_dict(),
-                         "metrics": metrics, "epoch": epoch + 1, "config": json.loads(config.to_json())},
+                        {"format": FORMAT, "model_name": config.model, "pretrained": metadata,
+                         "model": evaluated.state_dict(), "metrics": metrics, "epoch": epoch + 1,
+                         "config": json.loads(config.to_json())},
                         output / "best.pt",
                     )  # fmt: skip
         position = Position(epoch=epoch + 1, step=position.step)

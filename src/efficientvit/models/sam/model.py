@@ -13,6 +13,7 @@ from torch import nn
 
 from efficientvit.models.backbone import LargeBackboneConfig
 from efficientvit.models.sam.image_encoder import EfficientViTSamImageEncoder, SamNeckConfig
+from efficientvit.pretrained import PretrainedMixin
 
 PROMPT_FRAME = 1024
 """Prompt coordinates live in a 1024x1024 frame for every model (L models encode 512x512 images)."""
@@ -20,7 +21,7 @@ EMBED_DIM = 256
 EMBEDDING_SIZE = 64
 
 
-class EfficientViTSam(nn.Module):
+class EfficientViTSam(nn.Module, PretrainedMixin):
     """EfficientViT-SAM: ``image_encoder``, ``prompt_encoder`` and ``mask_decoder`` as in segment-anything."""
 
     def __init__(self, image_encoder: EfficientViTSamImageEncoder, norm_eps: float) -> None:
