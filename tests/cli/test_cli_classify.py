@@ -101,3 +101,19 @@ def test_subprocess_pickle_payload_has_no_traceback(cli_subprocess, make_image, 
     result = cli_subprocess("classify", make_image("a.png"), "-m", MODEL, "-w", pickle_checkpoint.path)
     result.assert_user_error(str(pickle_checkpoint.path), "refusing to unpickle")
     assert not pickle_checkpoint.marker.exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_one_unreadable_image_among_good_ones_loses_no_result(
+    cli, make_image, weights: Path, as_json: bool
+) -> None:
+    good = [make_image("dir/a.png"), make_image("dir/c.png")]
+    bad = make_image("dir/b.jpg", "truncated_jpeg")
+    result = cli("classify", good[0].parent, "-m", MODEL, "-w", weights, *(["--json"] if as_json else []))
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("efficientvit: error: ") and str(bad) in line and "truncated" in line
+    if as_json:
+        assert [entry["image"] for entry in json.loads(result.out)] == [str(p) for p in good]
+    else:
+        assert all(str(p) in result.out for p in good) and str(bad) not in result.out

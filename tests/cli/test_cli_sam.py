@@ -104,3 +104,16 @@ def test_prompts_apply_to_every_image(cli, make_image, tmp_path: Path, weights: 
     assert result.code == 0, result.err
     assert Image.open(out / "one_sam_mask.png").size == (80, 48)
     assert Image.open(out / "two_sam_mask.png").size == (60, 60)
+
+
+def test_one_unreadable_image_among_good_ones_loses_no_result(
+    cli, make_image, tmp_path: Path, weights: Path
+) -> None:
+    good = [make_image("in/a.png"), make_image("in/c.png")]
+    bad = make_image("in/b.png", "truncated_png")
+    out = tmp_path / "out"
+    result = cli("sam", good[0].parent, "-m", MODEL, "-w", weights, "-o", out, "--point", "10,10")
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("efficientvit: error: ") and str(bad) in line
+    assert {p.name for p in out.iterdir()} == {f"{s}_sam_{k}.png" for s in "ac" for k in ("overlay", "mask")}

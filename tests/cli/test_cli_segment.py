@@ -105,3 +105,18 @@ def test_bad_alpha_exits_2(cli, make_image, tmp_path: Path, weights: Path) -> No
 def test_subprocess_truncated_image_has_no_traceback(cli_subprocess, make_image, tmp_path, weights) -> None:
     image = make_image("cut.png", "truncated_png")
     cli_subprocess("segment", image, "-m", MODEL, "-w", weights, "-o", tmp_path).assert_user_error(str(image))
+
+
+def test_one_unreadable_image_among_good_ones_loses_no_result(
+    cli, make_image, tmp_path: Path, weights: Path
+) -> None:
+    good = [make_image("in/a.png"), make_image("in/c.png")]
+    bad = make_image("in/b.png", "text")
+    out = tmp_path / "out"
+    result = cli("segment", good[0].parent, "-m", MODEL, "-w", weights, "-o", out, "--backend", "eager")
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("efficientvit: error: ") and str(bad) in line
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a_labels.png", "a_overlay.png", "c_labels.png", "c_overlay.png"
+    ]  # fmt: skip

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from efficientvit import json_output
 from efficientvit.cli.common import (
+    UnreadableImages,
     add_backend_arguments,
     add_model_arguments,
     fixed_batch,
@@ -15,7 +16,7 @@ from efficientvit.cli.common import (
     positive_int,
     progress,
 )
-from efficientvit.data.images import list_images, read_image
+from efficientvit.data.images import list_images
 from efficientvit.inference import classify
 
 
@@ -45,22 +46,25 @@ def format_block(path: str, predictions: list[tuple[str, float]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Classify every image in ``args.inputs`` in batches and print the results."""
+    """Classify every image in ``args.inputs`` in batches and print the results; an unreadable image is
+    named on stderr and skipped, and the exit status is then 1."""
     paths = list_images(args.inputs)
     model = load_backend_model(args, "cls")
     batch_size = fixed_batch(model) or args.batch_size  # a --static ONNX graph takes one image at a time
     results: list[dict[str, object]] = []
+    unreadable = UnreadableImages()
     with progress(paths, "image") as bar:
         for start in range(0, len(paths), args.batch_size):
-            chunk = paths[start : start + args.batch_size]
-            images = [read_image(path) for path in chunk]
+            read = [(path, unreadable.read(path)) for path in paths[start : start + args.batch_size]]
+            chunk = [path for path, image in read if image is not None]
+            images = [image for _, image in read if image is not None]
             batch = classify(model, images, args.top_k, batch_size=batch_size, backend=args.backend)
             for path, predictions in zip(chunk, batch, strict=True):
                 if not args.json:
                     tqdm.write(("\n" if results else "") + format_block(str(path), predictions))
                 top = [{"label": label, "probability": p} for label, p in predictions]
                 results.append({"image": str(path), "predictions": top})
-            bar.update(len(chunk))
+            bar.update(len(read))
     if args.json:
         print(json_output.dumps(results, indent=2))
-    return 0
+    return unreadable.exit_code

@@ -4,15 +4,18 @@ an exported file in ONNX Runtime), device checks and progress bars."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 from tqdm import tqdm
 
+from efficientvit.data.images import read_image
 from efficientvit.devices import parse_device
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.inference.preprocess import require_task
 from efficientvit.runtime import BACKENDS, TASK_GRAPHS, onnxruntime_providers, runner_for
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
@@ -84,6 +87,27 @@ def check_stems(paths: Sequence[Path]) -> None:
 def progress(items: Sized, unit: str) -> tqdm:
     """A progress bar on stderr over ``len(items)`` steps, shown only for more than one item on a terminal."""
     return tqdm(total=len(items), unit=unit, disable=True if len(items) <= 1 else None, dynamic_ncols=True)
+
+
+class UnreadableImages:
+    """Images a command could not read: each is named on stderr in one line when met, the other images are
+    still processed, and the command exits with status 1 at the end (nothing of the good ones is lost)."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+
+    def read(self, path: Path) -> torch.Tensor | None:
+        """The uint8 (3, H, W) image at ``path``, or ``None`` after naming why it cannot be read."""
+        try:
+            return read_image(path)
+        except EfficientViTError as err:  # the message names the file and the problem
+            tqdm.write(f"efficientvit: error: {one_line(err)}", file=sys.stderr)
+            self.paths.append(path)
+            return None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.paths else 0
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser, *, onnx_file: bool = True) -> None:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import (
+    UnreadableImages,
     add_backend_arguments,
     add_model_arguments,
     check_stems,
@@ -21,7 +22,7 @@ from efficientvit.cli.common import (
     progress,
     unit_float,
 )
-from efficientvit.data.images import list_images, read_image, save_png
+from efficientvit.data.images import list_images, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
 
@@ -120,22 +121,24 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     predictor = generator.predictor if generator is not None else SamPredictor(model, backend=args.backend)
+    unreadable = UnreadableImages()
     with progress(paths, "image") as bar:
         for path in paths:
-            lines = _masks_for(path, args, generator, predictor)
-            tqdm.write("\n".join(lines))
             bar.update(1)
-    return 0
+            if (image := unreadable.read(path)) is None:
+                continue
+            tqdm.write("\n".join(_masks_for(path, image, args, generator, predictor)))
+    return unreadable.exit_code
 
 
 def _masks_for(
     path: Path,
+    image: torch.Tensor,
     args: argparse.Namespace,
     generator: SamAutomaticMaskGenerator | None,
     predictor: SamPredictor,
 ) -> list[str]:
     """Write the outputs of one image; returns the lines to print."""
-    image = read_image(path)
     base = args.output / path.stem
     if generator is not None:
         annotations = generator.generate(image)

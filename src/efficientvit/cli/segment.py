@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from efficientvit.cli.common import (
+    UnreadableImages,
     add_backend_arguments,
     add_model_arguments,
     check_stems,
@@ -18,7 +19,7 @@ from efficientvit.cli.common import (
     progress,
     unit_float,
 )
-from efficientvit.data.images import list_images, read_image, save_png
+from efficientvit.data.images import list_images, save_png
 from efficientvit.inference import overlay, segment
 
 SUMMARY_CLASSES = 3
@@ -68,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
     check_stems(paths)
     model = load_backend_model(args, "seg")
     info = model.info
+    unreadable = UnreadableImages()
     with progress(paths, "image") as bar:
         for path in paths:
-            image = read_image(path)
+            bar.update(1)
+            if (image := unreadable.read(path)) is None:
+                continue
             labels = segment(model, image, short_side=args.short_side, backend=args.backend)
             base = args.output / path.stem
             written = [
@@ -79,5 +83,4 @@ def run(args: argparse.Namespace) -> int:
             ]
             lines = [f"{path}: {summary(labels, info.class_names)}", *(f"  {p}" for p in written)]
             tqdm.write("\n".join(lines))
-            bar.update(1)
-    return 0
+    return unreadable.exit_code
