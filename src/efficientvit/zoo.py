@@ -295,13 +295,22 @@ def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
     return dataclasses.replace(info, backbone=backbone, head=head)
 
 
-def create_model(name: str, weights: str | os.PathLike[str] | None = None, **overrides: Any) -> nn.Module:
+def create_model(
+    name: str,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    in_chans: int | None = None,
+    features_only: bool = False,
+    out_indices: int | tuple[int, ...] | None = None,
+    **overrides: Any,
+) -> nn.Module:
     """Build the model ``name`` in eval mode, optionally loading ``weights``.
 
     ``weights`` is a local ``.pt`` / ``.pth`` / ``.safetensors`` file, ``"hf://owner/repo/file"``, or
     ``"official"`` for the model's official checkpoint on the Hugging Face hub (downloaded once, cached).
     ``overrides`` replace fields of the model's configs, e.g. ``num_classes=10``, ``dropout=0.1`` or, for
-    super-resolution, ``scale=3``.
+    super-resolution, ``scale=3``. timm's options: ``in_chans`` (loaded first-conv weights adapted as timm
+    does), ``features_only`` with ``out_indices`` (see ``efficientvit.models.timm_api``).
     """
     info = _apply_overrides(get_model_info(name), overrides)
     if isinstance(info.backbone, SuperResolutionConfig):
@@ -314,4 +323,14 @@ def create_model(name: str, weights: str | os.PathLike[str] | None = None, **ove
         from efficientvit.weights import load_weights
 
         load_weights(model, weights, model_name=name, default_checkpoint=info.checkpoint)
+    if in_chans is not None or features_only or out_indices is not None:
+        from efficientvit.models.timm_api import apply_timm_options
+
+        model = apply_timm_options(
+            model,
+            in_chans=in_chans,
+            features_only=features_only,
+            out_indices=out_indices,
+            pretrained=weights is not None,
+        )
     return model.eval()
