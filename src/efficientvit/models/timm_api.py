@@ -153,9 +153,10 @@ def _backbone_of(model: nn.Module, option: str) -> tuple[str, nn.Module]:
     if task in ("cls", "seg") and hasattr(model, "backbone"):
         return "backbone.", model.backbone
     name = info.name if info is not None else type(model).__name__
+    hint = "; for SAM use model.image_encoder.backbone.forward_intermediates(x)" if task == "sam" else ""
     raise EfficientViTError(
         f"{option} works for classifier and segmenter names (efficientvit-b*, efficientvit-l*, "
-        f"efficientvit-seg-*), not {name}; for SAM use model.image_encoder.backbone.forward_intermediates(x)"
+        f"efficientvit-seg-*), not {name}{hint}"
     )
 
 
@@ -202,7 +203,14 @@ class EfficientViTFeatures(nn.Module):
             self.info = model.info
         self.out_indices = tuple(feature_take_indices(len(self.backbone.feature_info), out_indices)[0])
         stages = [dict(entry, module=f"backbone.{entry['module']}") for entry in self.backbone.feature_info]
-        self.feature_info = FeatureInfo(stages, self.out_indices)
+        # timm keeps the indices as given (an int n meaning the last n: -n, ..., -1).
+        if out_indices is None:
+            given = self.out_indices
+        elif isinstance(out_indices, int):
+            given = tuple(range(-out_indices, 0))
+        else:
+            given = tuple(out_indices)
+        self.feature_info = FeatureInfo(stages, given)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone.forward_intermediates(
