@@ -338,6 +338,9 @@ def create_model(
     *,
     class_names: Sequence[str] | None = None,
     palette: Sequence[Sequence[int]] | None = None,
+    in_chans: int | None = None,
+    features_only: bool = False,
+    out_indices: int | tuple[int, ...] | None = None,
     **overrides: Any,
 ) -> nn.Module:
     """Build the model ``name`` in eval mode, optionally loading ``weights``.
@@ -348,6 +351,8 @@ def create_model(
     ``last.pt``, bring the model's overrides, class names and palette with them. ``overrides`` replace
     fields of the model's configs, e.g. ``num_classes=10``, ``dropout=0.1`` or, for super-resolution,
     ``scale=3``; ``class_names`` and ``palette`` (one RGB triple per class) name and colour the classes.
+    timm's options: ``in_chans`` (loaded first-conv weights adapted as timm does), ``features_only`` with
+    ``out_indices`` (see ``efficientvit.models.timm_api``).
     """
     saved = hint = None
     if weights is not None:
@@ -378,4 +383,14 @@ def create_model(
             if hint is None:
                 raise
             raise EfficientViTError(f"{err} {hint}") from None
+    if in_chans is not None or features_only or out_indices is not None:
+        from efficientvit.models.timm_api import apply_timm_options
+
+        model = apply_timm_options(
+            model,
+            in_chans=in_chans,
+            features_only=features_only,
+            out_indices=out_indices,
+            pretrained=weights is not None,
+        )
     return model.eval()

@@ -59,23 +59,30 @@ class LiteMLA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         qkv = self.qkv(x)  # (B, 3 * total_dim, H, W)
-        multi_scale_qkv = [qkv, *(aggregate(qkv) for aggregate in self.aggreg)]
+        multi_scale_qkv = [qkv]
+        for aggregate in self.aggreg:  # a loop rather than a generator, so that TorchScript compiles it
+            multi_scale_qkv.append(aggregate(qkv))
         qkv = torch.cat(multi_scale_qkv, dim=1)  # (B, 3 * total_dim * (1 + scales), H, W)
         out = self.relu_attention(qkv)
         return self.proj(out)
 
     def relu_attention(self, qkv: torch.Tensor) -> torch.Tensor:
         """Attention of every head, in float32; linear in the token count unless the map is tiny."""
+        if torch.jit.is_scripting():  # TorchScript takes no autocast context on a run-time device
+            return self._float32_attention(qkv)
+        with _autocast_disabled(qkv.device):
+            return self._float32_attention(qkv)
+
+    def _float32_attention(self, qkv: torch.Tensor) -> torch.Tensor:
         in_dtype = qkv.dtype
         batch, _, height, width = qkv.shape
         tokens = height * width
-        with _autocast_disabled(qkv.device):
-            qkv = qkv.float().reshape(batch, -1, 3 * self.head_dim, tokens)  # (B, heads, 3 * head_dim, N)
-            q, k, v = qkv.split(self.head_dim, dim=2)  # each (B, heads, head_dim, N)
-            q, k = F.relu(q), F.relu(k)
-            # The official model switches to the explicit N x N map when N <= head_dim.
-            out = self._linear(q, k, v) if tokens > self.head_dim else self._quadratic(q, k, v)
-            out = out.reshape(batch, -1, height, width)  # (B, heads * head_dim, H, W)
+        qkv = qkv.float().reshape(batch, -1, 3 * self.head_dim, tokens)  # (B, heads, 3 * head_dim, N)
+        q, k, v = qkv.split(self.head_dim, dim=2)  # each (B, heads, head_dim, N)
+        q, k = F.relu(q), F.relu(k)
+        # The official model switches to the explicit N x N map when N <= head_dim.
+        out = self._linear(q, k, v) if tokens > self.head_dim else self._quadratic(q, k, v)
+        out = out.reshape(batch, -1, height, width)  # (B, heads * head_dim, H, W)
         return out.to(in_dtype)
 
     def _linear(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

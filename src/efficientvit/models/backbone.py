@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
+from efficientvit.errors import EfficientViTError
 from efficientvit.layers import (
     ConvNormAct,
     DSConv,
@@ -24,6 +26,7 @@ from efficientvit.layers import (
     ResidualBlock,
 )
 from efficientvit.layers.types import ActFactory, NormFactory
+from efficientvit.models.timm_api import Indices, feature_take_indices
 
 LocalBlockKind = Literal["ds", "res", "fused_mb", "mb"]
 
@@ -41,6 +44,7 @@ class BackboneConfig:
     expand_ratio: float = 4
     norm_eps: float = 1e-5
     act: ActFactory = nn.Hardswish
+    in_channels: int = 3
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class LargeBackboneConfig:
     stages: tuple[LargeStage, ...] = field(default=L_STAGES)
     norm_eps: float = 1e-7
     act: ActFactory = gelu_tanh
+    in_channels: int = 3
 
 
 XL_STAGES = (
@@ -138,11 +143,98 @@ def local_block(
     )
 
 
-class EfficientViTBackbone(nn.Module):
+class StagedBackbone(nn.Module):
+    """What both backbones share: their stages in order and timm's feature API over them.
+
+    timm numbers the stages after the stem: its index ``i`` is our ``stage{i + 1}``.
+    """
+
+    __jit_unused_properties__ = ("num_features", "feature_info")
+
+    first_conv: str
+    """Module name of the stem's convolution, relative to the backbone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grad_checkpointing = False
+
+    def named_stages(self) -> list[tuple[str, nn.Module]]:
+        """Every stage with its module name, the stem (``stage0``) first."""
+        raise NotImplementedError
+
+    def _keep_stages(self, count: int) -> None:
+        """Drop every stage after the first ``count`` (the stem included)."""
+        raise NotImplementedError
+
+    def _checkpointing(self) -> bool:
+        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the last stage (what ``forward_features`` returns), as in timm."""
+        return list(self.stage_channels.values())[-1]
+
+    @property
+    def feature_info(self) -> list[dict[str, Any]]:
+        """timm's feature info of each stage after the stem: channels, stride and module name."""
+        channels = list(self.stage_channels.values())
+        return [
+            {"num_chs": channels[i], "reduction": 2 ** (i + 1), "module": name}
+            for i, (name, _) in enumerate(self.named_stages())
+            if i > 0
+        ]
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage in the backward pass while training (less memory, same gradients)."""
+        self.grad_checkpointing = enable
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's map ``(B, C, H / 32, W / 32)``, timm's unpooled features."""
+        return self.forward(x)[self.last_stage]
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Indices = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's ``forward_intermediates``: the stage maps at ``indices`` (None: all, int n: the last n),
+        with the final map unless ``intermediates_only``; ``stop_early`` skips the stages after the last
+        one taken. ``norm`` is accepted for timm's signature (these backbones have no final norm)."""
+        if output_fmt != "NCHW":
+            raise EfficientViTError(f"output_fmt={output_fmt!r}; EfficientViT features are NCHW only")
+        stages = [stage for _, stage in self.named_stages()]
+        take, last = feature_take_indices(len(stages) - 1, indices)
+        run = stages[: last + 2] if stop_early else stages
+        intermediates = []
+        for i, stage in enumerate(run):
+            x = checkpoint(stage, x, use_reentrant=False) if self._checkpointing() else stage(x)
+            if i - 1 in take:
+                intermediates.append(x)
+        return intermediates if intermediates_only else (x, intermediates)
+
+    def prune_intermediate_layers(
+        self, indices: Indices = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """timm's ``prune_intermediate_layers``: drop the stages after the last of ``indices``; returns
+        the indices taken."""
+        take, last = feature_take_indices(len(self.stage_channels) - 1, indices)
+        self._keep_stages(last + 2)
+        self.stage_channels = dict(list(self.stage_channels.items())[: last + 2])
+        self.last_stage = list(self.stage_channels)[-1]
+        return take
+
+
+class EfficientViTBackbone(StagedBackbone):
     """EfficientViT-B backbone (B0-B3): stem + DSConv, MBConv stages at strides 4/8, EfficientViT
     blocks at strides 16/32."""
 
-    def __init__(self, config: BackboneConfig, in_channels: int = 3) -> None:
+    first_conv = "input_stem.op_list.0.conv"
+
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.config = config
         norm = partial(nn.BatchNorm2d, eps=config.norm_eps)
@@ -150,7 +242,7 @@ class EfficientViTBackbone(nn.Module):
         widths, depths = config.widths, config.depths
         block = partial(local_block, norm=norm, act=act)
 
-        stem: list[nn.Module] = [ConvNormAct(in_channels, widths[0], 3, stride=2, norm=norm, act=act)]
+        stem: list[nn.Module] = [ConvNormAct(config.in_channels, widths[0], 3, stride=2, norm=norm, act=act)]
         for _ in range(depths[0]):
             stem.append(ResidualBlock(block("ds", widths[0], widths[0], stride=1, expand_ratio=1)))
         self.input_stem = OpSequential(stem)
@@ -178,18 +270,33 @@ class EfficientViTBackbone(nn.Module):
             stages.append(OpSequential(blocks))
         self.stages = nn.ModuleList(stages)
         self.stage_channels = {f"stage{i}": width for i, width in enumerate(widths)}
+        self.last_stage = list(self.stage_channels)[-1]
+
+    def named_stages(self) -> list[tuple[str, nn.Module]]:
+        """The input stem, then the four stages."""
+        return [("input_stem", self.input_stem)] + [(f"stages.{i}", s) for i, s in enumerate(self.stages)]
+
+    def _keep_stages(self, count: int) -> None:
+        self.stages = nn.ModuleList(list(self.stages)[: count - 1])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = {"stage0": (x := self.input_stem(x))}
-        for i, stage in enumerate(self.stages, start=1):
-            features[f"stage{i}"] = x = stage(x)
+        x = self.input_stem(x)
+        features = {"stage0": x}
+        for i, stage in enumerate(self.stages):
+            if not torch.jit.is_scripting() and self._checkpointing():
+                x = checkpoint(stage, x, use_reentrant=False)
+            else:
+                x = stage(x)
+            features["stage" + str(i + 1)] = x
         return features
 
 
-class EfficientViTLargeBackbone(nn.Module):
+class EfficientViTLargeBackbone(StagedBackbone):
     """EfficientViT-L backbone (L0-L3, and the SAM-XL variants): per-stage block types from the config."""
 
-    def __init__(self, config: LargeBackboneConfig, in_channels: int = 3) -> None:
+    first_conv = "stages.0.op_list.0.conv"
+
+    def __init__(self, config: LargeBackboneConfig) -> None:
         super().__init__()
         self.config = config
         norm = partial(nn.BatchNorm2d, eps=config.norm_eps)
@@ -198,7 +305,7 @@ class EfficientViTLargeBackbone(nn.Module):
 
         first = config.stages[0]
         width0 = config.widths[0]
-        stage0: list[nn.Module] = [ConvNormAct(in_channels, width0, 3, stride=2, norm=norm, act=act)]
+        stage0: list[nn.Module] = [ConvNormAct(config.in_channels, width0, 3, stride=2, norm=norm, act=act)]
         for _ in range(config.depths[0]):
             body = block(
                 first.block,
@@ -250,11 +357,23 @@ class EfficientViTLargeBackbone(nn.Module):
             stages.append(OpSequential(blocks))
         self.stages = nn.ModuleList(stages)
         self.stage_channels = {f"stage{i}": width for i, width in enumerate(config.widths)}
+        self.last_stage = list(self.stage_channels)[-1]
+
+    def named_stages(self) -> list[tuple[str, nn.Module]]:
+        """Every stage, the stem (``stages.0``) included."""
+        return [(f"stages.{i}", stage) for i, stage in enumerate(self.stages)]
+
+    def _keep_stages(self, count: int) -> None:
+        self.stages = nn.ModuleList(list(self.stages)[:count])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = {}
+        features: dict[str, torch.Tensor] = {}
         for i, stage in enumerate(self.stages):
-            features[f"stage{i}"] = x = stage(x)
+            if not torch.jit.is_scripting() and self._checkpointing():
+                x = checkpoint(stage, x, use_reentrant=False)
+            else:
+                x = stage(x)
+            features["stage" + str(i)] = x
         return features
 
 
