@@ -254,3 +254,11 @@ def test_onnxruntime_model_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.raises(EfficientViTError, match="pip install onnxruntime"):
         OnnxRuntimeModel(tmp_path / "text.onnx")
+
+
+def test_a_model_with_other_input_channels_exports_with_them(tmp_path: Path) -> None:
+    model = create_model("efficientvit-b0", in_chans=1)
+    runtime = OnnxRuntimeModel(export_onnx(model, tmp_path / "gray.onnx", resolution=(64, 64), dynamic=False))
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(runtime(x), model(x), rtol=1e-4, atol=1e-5)

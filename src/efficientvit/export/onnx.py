@@ -294,7 +294,8 @@ def _image_spec(
                 f"{name}_div{_SIZE_MULTIPLE}", min=smallest // _SIZE_MULTIPLE, max=_MAX_SIDE // _SIZE_MULTIPLE
             )
             shapes[axis] = _SIZE_MULTIPLE * blocks
-    example = torch.randn(2 if dynamic else 1, 3, height, width)  # batch 2: a traced 1 would be fixed
+    channels = getattr(getattr(info, "backbone", None), "in_channels", 3)  # in_chans=N models take N
+    example = torch.randn(2 if dynamic else 1, channels, height, width)  # batch 2: a traced 1 would be fixed
     spec = {
         "args": (example,),
         "input_names": ["images"],
