@@ -237,6 +237,18 @@ def test_metadata_restores_overridden_info() -> None:
     assert _info_from_metadata({"graph": "classifier"}) is None
 
 
+def test_metadata_restores_a_fine_tuned_segmenters_class_names_and_palette() -> None:
+    names, colours = ("sky", "road", "car", "tree"), ((0, 0, 255), (90, 90, 90), (255, 0, 0), (0, 200, 0))
+    model = create_model("efficientvit-seg-b0-cityscapes", num_classes=4, class_names=names, palette=colours)
+    spec = {"resolution": None}
+    metadata = {
+        k.removeprefix("efficientvit."): v for k, v in _metadata(model.info, "segmenter", spec).items()
+    }
+    restored = _info_from_metadata(metadata)
+    assert restored is not None
+    assert restored.class_names == names and restored.palette == colours and restored.num_classes == 4
+
+
 def test_export_rejects_what_it_cannot_export(sam: nn.Module, tmp_path: Path) -> None:
     with pytest.raises(EfficientViTError, match="cannot export"):
         export_onnx(sam.image_encoder, tmp_path / "x.onnx")

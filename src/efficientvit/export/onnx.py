@@ -347,7 +347,18 @@ def _metadata(info: ModelInfo | None, graph: str, spec: dict[str, Any]) -> dict[
         overrides = _overrides(info)
         if overrides is not None and any(overrides.values()):
             entries["overrides"] = json.dumps(overrides)
+        if info.labels is not None:  # a fine-tuned model's own class names and colours travel with it
+            entries["class_names"] = json.dumps(list(info.labels))
+        if info.palette is not None and info.palette != _registered_palette(info.name):
+            entries["palette"] = json.dumps([list(colour) for colour in info.palette])
     return {METADATA_PREFIX + key: value for key, value in entries.items()}
+
+
+def _registered_palette(name: str) -> tuple[tuple[int, int, int], ...] | None:
+    try:
+        return get_model_info(name).palette
+    except EfficientViTError:
+        return None
 
 
 def _overrides(info: ModelInfo) -> dict[str, dict[str, Any]] | None:

@@ -127,11 +127,15 @@ def _info_from_metadata(metadata: dict[str, str]) -> ModelInfo | None:
         info = get_model_info(name)
     except EfficientViTError:
         return None
-    if "overrides" not in metadata:
-        return info
-    overrides = json.loads(metadata["overrides"])  # {"backbone": {field: value}, "head": {...}}
-    parts = {
+    overrides = json.loads(metadata.get("overrides", "{}"))  # {"backbone": {field: value}, "head": {...}}
+    parts: dict[str, Any] = {
         part: dataclasses.replace(getattr(info, part), **{k: _as_tuples(v) for k, v in fields.items()})
         for part, fields in overrides.items()
     }
+    if overrides:  # as create_model records them: one flat dict of field names
+        parts["overrides"] = {k: _as_tuples(v) for fields in overrides.values() for k, v in fields.items()}
+    if "class_names" in metadata:
+        parts["labels"] = tuple(json.loads(metadata["class_names"]))
+    if "palette" in metadata:
+        parts["palette"] = tuple(tuple(colour) for colour in json.loads(metadata["palette"]))
     return dataclasses.replace(info, **parts)
