@@ -90,7 +90,7 @@ def test_truncated_checkpoints(recipe_state, tmp_path: Path) -> None:
 
 
 def test_missing_file_names_the_path() -> None:
-    with pytest.raises(EfficientViTError, match="no such checkpoint file"):
+    with pytest.raises(EfficientViTError, match="no such file"):
         create_model(NAME, weights="/nonexistent/efficientvit_b0_r224.pt")
 
 

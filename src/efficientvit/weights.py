@@ -16,6 +16,7 @@ from torch import nn
 from efficientvit import timm_checkpoints
 from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import regular_file
 
 if TYPE_CHECKING:
     from efficientvit.zoo import Checkpoint
@@ -115,11 +116,7 @@ def download(repo_id: str, filename: str) -> Path:
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, safely: zip ``.pt`` through ``weights_only`` or safetensors."""
-    path = Path(path)
-    if not path.exists():
-        raise EfficientViTError(f"{path}: no such checkpoint file")
-    if path.is_dir():
-        raise EfficientViTError(f"{path}: is a directory, not a checkpoint file")
+    path = regular_file(path, "checkpoint file")
     if zipfile.is_zipfile(path):
         state = _read_torch(path)
     elif _looks_like_safetensors(path):

@@ -18,6 +18,7 @@ from torchvision import tv_tensors
 
 from efficientvit.data.common import FileDataset, OnError, load_image, require_dir
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import regular_file
 
 __all__ = ["CocoInstanceDataset", "collate_instances"]
 
@@ -29,8 +30,9 @@ _LAYOUT = (
 
 
 def _load_coco(annotation_file: Path, layout: str) -> COCO:
-    if not annotation_file.is_file():
+    if not annotation_file.exists():
         raise EfficientViTError(f"{annotation_file}: no such annotation file; expected {layout}")
+    regular_file(annotation_file, "COCO annotation file")
     try:
         with annotation_file.open(encoding="utf-8") as f:
             content = json.load(f)

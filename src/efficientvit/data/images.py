@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError, one_line
+from efficientvit.files import regular_file
 
 __all__ = ["IMAGE_EXTENSIONS", "list_images", "open_image_file", "read_image", "save_png"]
 
@@ -70,11 +71,7 @@ def open_image_file(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
     """``PIL.Image.open(path)`` as a context manager whose failures, there or in the ``with`` body, become
     one-line :class:`EfficientViTError` messages that start with the path."""
     name = os.fspath(path)
-    p = Path(name)
-    if not p.exists():
-        raise EfficientViTError(f"{name}: no such file")
-    if p.is_dir():
-        raise EfficientViTError(f"{name}: is a directory, not an image file")
+    p = regular_file(name, "image file")
     if p.stat().st_size == 0:
         raise EfficientViTError(f"{name}: file is empty (0 bytes), not an image")
     try:

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import regular_file
 from efficientvit.metrics import mask_iou
 
 __all__ = [
@@ -285,8 +286,9 @@ def _load_coco(path: Path) -> Any:
         from pycocotools.coco import COCO
     except ImportError as e:  # pragma: no cover - a declared dependency
         raise EfficientViTError("COCO evaluation needs pycocotools: pip install pycocotools") from e
-    if not path.is_file():
+    if not path.exists():
         raise EfficientViTError(f"annotation file {path} does not exist: pass a COCO instances JSON file")
+    regular_file(path, "COCO annotation file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -16,6 +16,7 @@ import torch
 
 from efficientvit.atomic import atomic_write, temporary_names
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import regular_file
 
 __all__ = ["atomic_save", "capture_rng_state", "load_checkpoint", "restore_rng_state"]
 
@@ -42,8 +43,9 @@ def atomic_save(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A training checkpoint written by :func:`atomic_save`, with a clear error for anything else."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise EfficientViTError(f"{path}: no checkpoint there; a run directory holds last.pt and best.pt")
+    regular_file(path, "training checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

@@ -8,13 +8,13 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.devices import check_device_name
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import regular_file
 
 __all__ = ["FIELD_RULES", "AmpMode", "Rule", "TaskName", "TrainConfig", "check_field"]
 
@@ -105,7 +105,7 @@ class TrainConfig:
     def load(cls, path: str | os.PathLike[str]) -> TrainConfig:
         """The config saved in ``path``; unknown keys (from a newer version) raise a clear error."""
         try:
-            values = json.loads(Path(path).read_text())
+            values = json.loads(regular_file(path, "run config").read_text())
         except (OSError, ValueError) as err:
             raise EfficientViTError(f"{path}: cannot read the run's config ({err})") from None
         if not isinstance(values, dict):

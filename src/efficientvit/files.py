@@ -1,0 +1,47 @@
+"""Input paths from users: a regular file is read; anything else is refused in one line, before any read.
+
+A character device (``/dev/zero``) never ends, a named pipe blocks until a writer comes, and a process
+substitution (``<(cat ckpt.pt)``) cannot be read twice: none of them is a file a model, a checkpoint or an
+image can be read from safely, so each is named for what it is, within a ``stat`` call.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from efficientvit.errors import EfficientViTError
+
+__all__ = ["regular_file"]
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def regular_file(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if it names a regular file (following symlinks); otherwise one line saying what it is.
+
+    ``what`` names the expected content in the message, e.g. ``"checkpoint file"`` or ``"image file"``.
+    """
+    name = os.fspath(path)
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise EfficientViTError(f"{name}: no such file") from None
+    except PermissionError:
+        raise EfficientViTError(f"{name}: permission denied; check the file's read permissions") from None
+    except OSError as err:
+        raise EfficientViTError(f"{name}: cannot be read ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise EfficientViTError(f"{name}: is a directory, not a {what}")
+    for test, kind in _KINDS:
+        if test(mode):
+            raise EfficientViTError(
+                f"{name}: is {kind}, not a regular file; write the {what} to a file and pass its path"
+            )
+    return Path(name)
