@@ -10,6 +10,7 @@ from torch import nn
 
 from efficientvit.cli.common import one_line, positive_int
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require, require_extra
 from efficientvit.inference.preprocess import TASK_NAMES
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
@@ -152,8 +153,7 @@ def max_difference(
 
 def describe(path: Path) -> tuple[int, int | None]:
     """Bytes of the ONNX file plus any external weight files it references, and its ONNX opset."""
-    import onnx
-
+    onnx = require("onnx", "efficientvit export")
     proto = onnx.load(str(path), load_external_data=False)
     locations = {
         entry.value
@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     """Export ``args.model`` to ``args.output`` and check it in ONNX Runtime."""
     from efficientvit.export import OnnxRuntimeModel, SamPromptDecoder, export_onnx
 
+    require_extra("onnx", "efficientvit export")
     info = get_model_info(args.model)
     part = check_arguments(info, args.part, args.resolution)
     if args.output.is_dir():

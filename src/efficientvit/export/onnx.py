@@ -40,6 +40,7 @@ from torch.export import Dim
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.fuse import fuse_model
+from efficientvit.extras import require
 from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
 from efficientvit.models.classification import EfficientViTClassifier
 from efficientvit.models.sam import EfficientViTSam
@@ -196,15 +197,8 @@ def export_onnx(
 
 def _onnx_modules() -> tuple[Any, Any]:
     """``onnx`` and ``onnxscript.optimizer``, or an error that says how to install them."""
-    try:
-        import onnx
-        import onnxscript.optimizer
-    except ImportError as error:
-        raise EfficientViTError(
-            f"ONNX export needs the onnx and onnxscript packages ({error.name} is missing): "
-            "pip install onnx onnxscript"
-        ) from None
-    return onnx, onnxscript.optimizer
+    onnx = require("onnx", "ONNX export")
+    return onnx, require("onnxscript.optimizer", "ONNX export")
 
 
 def count_attention_epsilons(proto: onnx.ModelProto, eps: float = OFFICIAL_EPS) -> int:
