@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.export import Dim
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.fuse import fuse_model
@@ -50,6 +49,7 @@ from efficientvit.zoo import ModelInfo, get_model_info
 
 if TYPE_CHECKING:
     import onnx
+    from torch.export import Dim
 
 METADATA_PREFIX = "efficientvit."
 _SIZE_MULTIPLE = 32
@@ -242,6 +242,8 @@ def _image_spec(
             raise EfficientViTError("the model has no `info` (build it with create_model): give resolution")
         resolution = info.resolution
     height, width = resolution
+    from torch.export import Dim  # on use: the core package runs on torch versions without it
+
     batch_dim: Dim | None = Dim("batch", min=1, max=_MAX_BATCH) if dynamic else None
     shapes: dict[int, Any] = {0: batch_dim} if dynamic else {}
     if dynamic and graph == "upscaler":  # any size: tiles of an image of any size
@@ -289,6 +291,8 @@ def _decoder_spec(dynamic: bool) -> dict[str, Any]:
         torch.zeros(sets, 1, 256, 256),
         torch.zeros(1),
     )
+    from torch.export import Dim
+
     batch = Dim("prompt_sets", min=1, max=_MAX_BATCH) if dynamic else None
     points = Dim("points", min=1, max=_MAX_POINTS)
     per_set = {0: batch} if dynamic else None
