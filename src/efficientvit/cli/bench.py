@@ -142,6 +142,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         for height, width in resolutions:
             if height % 32 or width % 32:
                 raise EfficientViTError(f"--resolutions {height}x{width}: sides must be multiples of 32")
+    if args.plot is not None:
+        require("matplotlib", "efficientvit bench --plot")
     if args.backends is None:
         backends = tuple(b for b in BACKENDS if b != "onnxruntime" or onnxruntime_available())
         if len(backends) < len(BACKENDS):
@@ -168,8 +170,6 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         raise EfficientViTError("--peer-budget must be positive")
     if "official-onnx" in peers:
         require_extra("onnx", "the official-onnx peers")
-    if args.plot is not None:
-        require("matplotlib", "efficientvit bench --plot")
     return BenchSettings(
         models=tuple(models),
         resolutions=resolutions,
