@@ -208,7 +208,7 @@ PEER_PACKAGES: dict[str, tuple[str, str]] = {
 def missing_package_error(group: str) -> EfficientViTError:
     """The one-line error for a peer group whose package is not installed."""
     _, what = PEER_PACKAGES[group]
-    return missing_extra(f"the {group} peers", what, "bench")
+    return missing_extra(f"--peers {group}", what, "bench")
 
 
 def require_peer_packages(groups: Sequence[str]) -> None:
@@ -291,7 +291,7 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Offic
     """
     from efficientvit.export.onnx import count_attention_epsilons
 
-    onnx = require("onnx", "the official-onnx peers")
+    onnx = require("onnx", "--peers official-onnx")
 
     chatter = io.StringIO()
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]

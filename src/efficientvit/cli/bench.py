@@ -10,7 +10,7 @@ from pathlib import Path
 
 from efficientvit.atomic import atomic_write_text
 from efficientvit.benchmark.backends import BACKENDS
-from efficientvit.benchmark.peers import TIMM_B1_OURS
+from efficientvit.benchmark.peers import TIMM_B1_OURS, require_peer_packages
 from efficientvit.benchmark.runner import (
     DEFAULT_PEERS,
     PEER_GROUPS,
@@ -144,17 +144,6 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
                 raise EfficientViTError(f"--resolutions {height}x{width}: sides must be multiples of 32")
     if args.plot is not None:
         require("matplotlib", "efficientvit bench --plot")
-    if args.backends is None:
-        backends = tuple(b for b in BACKENDS if b != "onnxruntime" or onnxruntime_available())
-        if len(backends) < len(BACKENDS):
-            print(f"[bench] onnxruntime skipped: it needs {install_command('onnx')}", file=sys.stderr)
-    else:
-        backends = tuple(_split(args.backends))
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise EfficientViTError(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
-    if "onnxruntime" in backends:
-        require_extra("onnx", "--backends onnxruntime")
     peers = _split(args.peers)
     sam_vit_h = "all" in peers
     if sam_vit_h:
@@ -169,7 +158,19 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     if args.peer_budget <= 0:
         raise EfficientViTError("--peer-budget must be positive")
     if "official-onnx" in peers:
-        require_extra("onnx", "the official-onnx peers")
+        require_extra("onnx", "--peers official-onnx")
+    require_peer_packages(peers)  # missing packages are an error before the note below
+    if args.backends is None:
+        backends = tuple(b for b in BACKENDS if b != "onnxruntime" or onnxruntime_available())
+        if len(backends) < len(BACKENDS):
+            print(f"[bench] onnxruntime skipped: it needs {install_command('onnx')}", file=sys.stderr)
+    else:
+        backends = tuple(_split(args.backends))
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise EfficientViTError(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
+    if "onnxruntime" in backends:
+        require_extra("onnx", "--backends onnxruntime")
     return BenchSettings(
         models=tuple(models),
         resolutions=resolutions,
