@@ -30,8 +30,9 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	touch $@
 
+# The demo with every extra (ONNX Runtime, the SegFormer comparison); `pip install .` alone runs it too.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch

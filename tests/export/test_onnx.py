@@ -264,7 +264,7 @@ def test_onnxruntime_model_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(EfficientViTError, match="not a loadable ONNX model"):
         OnnxRuntimeModel(tmp_path / "text.onnx")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
-    with pytest.raises(EfficientViTError, match="pip install onnxruntime"):
+    with pytest.raises(EfficientViTError, match=r"needs onnxruntime: pip install 'efficientvit\[onnx\]'"):
         OnnxRuntimeModel(tmp_path / "text.onnx")
 
 

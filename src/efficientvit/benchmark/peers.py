@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import missing_extra, require
 from efficientvit.layers import ConvNormAct, LiteMLA
 
 SEGFORMER_SIZES: dict[str, dict[str, object]] = {
@@ -195,7 +196,6 @@ OFFICIAL_SAM = "efficientvit-sam-l0"
 """The EfficientViT-SAM variant timed against the official code (the same name in both registries)."""
 OFFICIAL_ONNX_OPSET = 17
 """The opset the official ``assets/onnx_export.py`` asks for by default."""
-BENCH_EXTRA = "pip install 'efficientvit[bench]'"
 
 PEER_PACKAGES: dict[str, tuple[str, str]] = {
     "segformer": ("transformers", "Hugging Face transformers"),
@@ -208,7 +208,7 @@ PEER_PACKAGES: dict[str, tuple[str, str]] = {
 def missing_package_error(group: str) -> EfficientViTError:
     """The one-line error for a peer group whose package is not installed."""
     _, what = PEER_PACKAGES[group]
-    return EfficientViTError(f"the {group} peers need {what}: {BENCH_EXTRA}")
+    return missing_extra(f"--peers {group}", what, "bench")
 
 
 def require_peer_packages(groups: Sequence[str]) -> None:
@@ -289,9 +289,9 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Offic
     The exporter's progress lines and warnings are kept out of the benchmark's output; an export that fails
     raises ``EfficientViTError`` with its reason.
     """
-    import onnx
-
     from efficientvit.export.onnx import count_attention_epsilons
+
+    onnx = require("onnx", "--peers official-onnx")
 
     chatter = io.StringIO()
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]

@@ -10,7 +10,7 @@ from pathlib import Path
 from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.benchmark.backends import BACKENDS
-from efficientvit.benchmark.peers import TIMM_B1_OURS
+from efficientvit.benchmark.peers import TIMM_B1_OURS, require_peer_packages
 from efficientvit.benchmark.runner import (
     DEFAULT_PEERS,
     PEER_GROUPS,
@@ -24,6 +24,8 @@ from efficientvit.benchmark.runner import (
 from efficientvit.benchmark.summary import Speedup, peer_speedups, pipeline_speedups
 from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import install_command, require, require_extra
+from efficientvit.runtime.rules import onnxruntime_available
 from efficientvit.zoo import get_model_info
 
 SPEEDUP_TARGET = 2.0
@@ -76,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--backends",
-        default=",".join(BACKENDS),
-        help=f"comma-separated backends for our models, from {', '.join(BACKENDS)} (default all)",
+        help=f"comma-separated backends for our models, from {', '.join(BACKENDS)} (default all; without "
+        f"the [onnx] extra all but onnxruntime)",
     )
     parser.add_argument(
         "--peers",
@@ -140,10 +142,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         for height, width in resolutions:
             if height % 32 or width % 32:
                 raise EfficientViTError(f"--resolutions {height}x{width}: sides must be multiples of 32")
-    backends = tuple(_split(args.backends))
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise EfficientViTError(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
+    if args.plot is not None:
+        require("matplotlib", "efficientvit bench --plot")
     peers = _split(args.peers)
     sam_vit_h = "all" in peers
     if sam_vit_h:
@@ -157,6 +157,20 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         )
     if args.peer_budget <= 0:
         raise EfficientViTError("--peer-budget must be positive")
+    if "official-onnx" in peers:
+        require_extra("onnx", "--peers official-onnx")
+    require_peer_packages(peers)  # missing packages are an error before the note below
+    if args.backends is None:
+        backends = tuple(b for b in BACKENDS if b != "onnxruntime" or onnxruntime_available())
+        if len(backends) < len(BACKENDS):
+            print(f"[bench] onnxruntime skipped: it needs {install_command('onnx')}", file=sys.stderr)
+    else:
+        backends = tuple(_split(args.backends))
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise EfficientViTError(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
+    if "onnxruntime" in backends:
+        require_extra("onnx", "--backends onnxruntime")
     return BenchSettings(
         models=tuple(models),
         resolutions=resolutions,

@@ -10,6 +10,7 @@ from torch import nn
 
 from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError, one_line
+from efficientvit.extras import require, require_extra
 from efficientvit.inference.preprocess import TASK_NAMES
 from efficientvit.pretrained import read_saved
 from efficientvit.weights import load_weights
@@ -153,8 +154,7 @@ def max_difference(
 
 def describe(path: Path) -> tuple[int, int | None]:
     """Bytes of the ONNX file plus any external weight files it references, and its ONNX opset."""
-    import onnx
-
+    onnx = require("onnx", "efficientvit export")
     proto = onnx.load(str(path), load_external_data=False)
     locations = {
         entry.value
@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     from efficientvit.export import OnnxRuntimeModel, SamPromptDecoder, export_onnx
     from efficientvit.export.onnx import check_opset
 
+    require_extra("onnx", "efficientvit export")
     info = get_model_info(args.model)
     part = check_arguments(info, args.part, args.resolution)
     check_opset(args.opset)

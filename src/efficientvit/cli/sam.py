@@ -24,6 +24,7 @@ from efficientvit.cli.common import (
 )
 from efficientvit.data.images import list_images, save_png
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
 
 
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise EfficientViTError(
             "give prompts (--point X,Y and/or --box X0,Y0,X1,Y1) or --auto, not both or none"
         )
+    if args.auto:
+        require("pycocotools.mask", "efficientvit sam --auto (masks as COCO RLE)")
     paths = list_images(args.inputs)
     check_stems(paths)
     model = load_backend_model(args, "sam")
@@ -142,8 +145,7 @@ def _masks_for(
     base = args.output / path.stem
     if generator is not None:
         annotations = generator.generate(image)
-        from pycocotools import mask as mask_utils
-
+        mask_utils = require("pycocotools.mask", "efficientvit sam --auto (masks as COCO RLE)")
         masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
         written = [save_png(paint(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
         json_path = Path(f"{base}_sam_auto.json")

@@ -9,16 +9,19 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
 from torchvision import tv_tensors
 
 from efficientvit.data.common import FileDataset, OnError, load_image, require_dir
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require
 from efficientvit.files import regular_file
+
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
 
 __all__ = ["CocoInstanceDataset", "collate_instances"]
 
@@ -28,8 +31,11 @@ _LAYOUT = (
     "and 'categories'"
 )
 
+COCO_FEATURE = "COCO-format datasets"
+
 
 def _load_coco(annotation_file: Path, layout: str) -> COCO:
+    coco_module = require("pycocotools.coco", COCO_FEATURE)
     if not annotation_file.exists():
         raise EfficientViTError(f"{annotation_file}: no such annotation file; expected {layout}")
     regular_file(annotation_file, "COCO annotation file")
@@ -45,7 +51,7 @@ def _load_coco(annotation_file: Path, layout: str) -> COCO:
         )
     content.setdefault("annotations", [])
     content.setdefault("categories", [])
-    coco = COCO()
+    coco = coco_module.COCO()
     coco.dataset = content
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco.createIndex()
@@ -72,6 +78,7 @@ class CocoInstanceDataset(FileDataset):
         on_error: OnError = "raise",
     ) -> None:
         super().__init__(on_error)
+        require("pycocotools.coco", COCO_FEATURE)  # the missing extra first, before the files
         self.image_dir = Path(image_dir)
         self.annotation_file = Path(annotation_file)
         self.transform = transform

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require
 
 __all__ = ["HELD_OUT_PHOTOS", "TRAINING_PHOTOS", "write_sample_photos"]
 
@@ -42,15 +42,10 @@ def _save(array: np.ndarray, path: Path) -> None:
 
 def write_sample_photos(root: str | os.PathLike[str]) -> Path:
     """Write ``root/train/*.png`` (training) and ``root/val/*.png`` (held-out photos); return ``root``."""
-    try:
-        import skimage.data
-    except ImportError:
-        raise EfficientViTError(
-            "the sample photographs come from scikit-image: pip install scikit-image"
-        ) from None
+    skimage_data = require("skimage.data", "writing the sample photographs")
     root = Path(root)
     for split, names in (("train", TRAINING_PHOTOS), ("val", HELD_OUT_PHOTOS)):
         (root / split).mkdir(parents=True, exist_ok=True)
         for name in names:
-            _save(getattr(skimage.data, name)(), root / split / f"{name}.png")
+            _save(getattr(skimage_data, name)(), root / split / f"{name}.png")
     return root

@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.export import Dim
 
 from efficientvit.atomic import atomic_write
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.fuse import fuse_model
+from efficientvit.extras import require
 from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
 from efficientvit.models.classification import EfficientViTClassifier
 from efficientvit.models.sam import EfficientViTSam
@@ -50,6 +50,7 @@ from efficientvit.zoo import ModelInfo, get_model_info
 
 if TYPE_CHECKING:
     import onnx
+    from torch.export import Dim
 
 METADATA_PREFIX = "efficientvit."
 _SIZE_MULTIPLE = 32
@@ -225,15 +226,8 @@ def check_opset(opset: int | None) -> None:
 
 def _onnx_modules() -> tuple[Any, Any]:
     """``onnx`` and ``onnxscript.optimizer``, or an error that says how to install them."""
-    try:
-        import onnx
-        import onnxscript.optimizer
-    except ImportError as error:
-        raise EfficientViTError(
-            f"ONNX export needs the onnx and onnxscript packages ({error.name} is missing): "
-            "pip install onnx onnxscript"
-        ) from None
-    return onnx, onnxscript.optimizer
+    onnx = require("onnx", "ONNX export")
+    return onnx, require("onnxscript.optimizer", "ONNX export")
 
 
 def count_attention_epsilons(proto: onnx.ModelProto, eps: float = OFFICIAL_EPS) -> int:
@@ -277,6 +271,8 @@ def _image_spec(
             raise EfficientViTError("the model has no `info` (build it with create_model): give resolution")
         resolution = info.resolution
     height, width = resolution
+    from torch.export import Dim  # on use: the core package runs on torch versions without it
+
     batch_dim: Dim | None = Dim("batch", min=1, max=_MAX_BATCH) if dynamic else None
     shapes: dict[int, Any] = {0: batch_dim} if dynamic else {}
     if dynamic and graph == "upscaler":  # any size: tiles of an image of any size
@@ -325,6 +321,8 @@ def _decoder_spec(dynamic: bool) -> dict[str, Any]:
         torch.zeros(sets, 1, 256, 256),
         torch.zeros(1),
     )
+    from torch.export import Dim
+
     batch = Dim("prompt_sets", min=1, max=_MAX_BATCH) if dynamic else None
     points = Dim("points", min=1, max=_MAX_POINTS)
     per_set = {0: batch} if dynamic else None

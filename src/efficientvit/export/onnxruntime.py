@@ -15,6 +15,7 @@ from torch import nn
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.onnx import METADATA_PREFIX
+from efficientvit.extras import require
 from efficientvit.zoo import ModelInfo, get_model_info
 
 _NUMPY_TYPES = {
@@ -96,13 +97,7 @@ class OnnxRuntimeModel(nn.Module):
 
 
 def _onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise EfficientViTError(
-            "running ONNX models needs ONNX Runtime: pip install onnxruntime (or onnxruntime-gpu)"
-        ) from None
-    return onnxruntime
+    return require("onnxruntime", "running ONNX models")
 
 
 def _to_numpy(tensor: torch.Tensor, dtype: Any) -> np.ndarray:

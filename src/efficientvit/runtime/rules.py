@@ -31,17 +31,22 @@ fused 46 / 121 / 565 ms at 256x512 / 512x1024 / 1024x2048, so the rule holds dow
 
 On CUDA nothing has been measured yet (no GPU was available to this work): ``fused`` (folded BatchNorm,
 channels-last, float32) is the safe exact choice there until a measurement says otherwise. Models in another
-dtype than float32, and other devices, run ``fused`` and ``eager`` respectively. Where ``onnxruntime`` is
-chosen but not installed, ``fused`` runs instead.
+dtype than float32, and other devices, run ``fused`` and ``eager`` respectively.
+
+Where ``onnxruntime`` is chosen but the ``[onnx]`` extra (onnx, onnxscript, onnxruntime) is not installed,
+:data:`CPU_FALLBACK` runs instead: ``fused``. ``compile`` is faster in the table, but its times exclude the
+compilation of each input size (tens of seconds on this machine, and a C compiler is needed), which a
+one-photo ``efficientvit classify`` never earns back; ``fused`` is the fastest exact backend without a
+setup cost. The runner says so once per process (:func:`~efficientvit.runtime.runner.runner_for`).
 """
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 
-__all__ = ["CPU_RULES", "auto_backend"]
+from efficientvit.extras import EXTRAS, available
+
+__all__ = ["CPU_FALLBACK", "CPU_RULES", "auto_backend", "measured_backend", "onnxruntime_available"]
 
 CPU_RULES: dict[str, str] = {
     "classifier": "onnxruntime",
@@ -53,17 +58,29 @@ CPU_RULES: dict[str, str] = {
 """The fastest exact backend of each graph on a CPU, for float32 models (see the table above)."""
 
 
+CPU_FALLBACK = "fused"
+"""What runs where the rule says ``onnxruntime`` but the ``[onnx]`` extra is missing (see above)."""
+
+
 def onnxruntime_available() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None
+    """Whether the ``[onnx]`` extra is installed (onnx and onnxscript export, onnxruntime runs)."""
+    return available(*EXTRAS["onnx"])
 
 
-def auto_backend(graph: str, device: torch.device, dtype: torch.dtype) -> str:
-    """The backend ``auto`` runs ``graph`` with, for a model on ``device`` with parameters of ``dtype``."""
+def measured_backend(graph: str, device: torch.device, dtype: torch.dtype) -> str:
+    """The fastest exact backend by the rules for ``graph`` of a model on ``device`` in ``dtype``, whether
+    or not it is installed."""
     if device.type == "cpu" and dtype == torch.float32:
-        choice = CPU_RULES.get(graph, "fused")
-        if choice == "onnxruntime" and not onnxruntime_available():
-            return "fused"
-        return choice
+        return CPU_RULES.get(graph, "fused")
     if device.type in ("cpu", "cuda"):
         return "fused"
     return "eager"
+
+
+def auto_backend(graph: str, device: torch.device, dtype: torch.dtype) -> str:
+    """The backend ``auto`` runs ``graph`` with, for a model on ``device`` with parameters of ``dtype``:
+    :func:`measured_backend`, or :data:`CPU_FALLBACK` for ``onnxruntime`` without the ``[onnx]`` extra."""
+    choice = measured_backend(graph, device, dtype)
+    if choice == "onnxruntime" and not onnxruntime_available():
+        return CPU_FALLBACK
+    return choice

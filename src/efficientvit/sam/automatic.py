@@ -34,6 +34,7 @@ from torchvision.ops import batched_nms
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require
 from efficientvit.sam.predictor import EncodedImage, SamPredictor, float_array, image_tensor
 
 __all__ = ["OutputMode", "SamAutomaticMaskGenerator"]
@@ -79,9 +80,9 @@ class SamAutomaticMaskGenerator:
                 f"output_mode must be 'binary_mask', 'uncompressed_rle' or 'coco_rle', got {output_mode!r}"
             )
         if output_mode == "coco_rle":
-            _require("pycocotools", "output_mode='coco_rle'", "pycocotools")
+            require("pycocotools.mask", "output_mode='coco_rle'")
         if min_mask_region_area > 0:
-            _require("cv2", "min_mask_region_area > 0", "opencv-python-headless")
+            require("cv2", "min_mask_region_area > 0")
         if points_per_side is not None:
             point_grids = build_all_layer_point_grids(
                 points_per_side, crop_n_layers, crop_n_points_downscale_factor
@@ -379,11 +380,3 @@ def _has(data: MaskData, key: str) -> bool:
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
     """Areas of (M, 4) xyxy boxes."""
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-
-
-def _require(module: str, feature: str, package: str) -> None:
-    """Raise a one-line error if the optional ``module`` for ``feature`` is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise EfficientViTError(f"{feature} needs the {package!r} package: pip install {package}")

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.extras import require
 from efficientvit.files import regular_file
 from efficientvit.metrics import mask_iou
 
@@ -282,10 +283,7 @@ def evaluate_coco(
 
 def _load_coco(path: Path) -> Any:
     """Read and check a COCO instances file; a pycocotools ``COCO`` with its index built."""
-    try:
-        from pycocotools.coco import COCO
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        raise EfficientViTError("COCO evaluation needs pycocotools: pip install pycocotools") from e
+    COCO = require("pycocotools.coco", "COCO evaluation").COCO
     if not path.exists():
         raise EfficientViTError(f"annotation file {path} does not exist: pass a COCO instances JSON file")
     regular_file(path, "COCO annotation file")

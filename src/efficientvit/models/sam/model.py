@@ -8,7 +8,6 @@ in the official EfficientViT-SAM models).
 from __future__ import annotations
 
 import torch
-from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransformer
 from torch import nn
 
 from efficientvit.models.backbone import LargeBackboneConfig
@@ -25,6 +24,8 @@ class EfficientViTSam(nn.Module, PretrainedMixin):
     """EfficientViT-SAM: ``image_encoder``, ``prompt_encoder`` and ``mask_decoder`` as in segment-anything."""
 
     def __init__(self, image_encoder: EfficientViTSamImageEncoder, norm_eps: float) -> None:
+        from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransformer  # slow: on use
+
         super().__init__()
         self.image_encoder = image_encoder
         self.prompt_encoder = PromptEncoder(
