@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from efficientvit import EfficientViTError, create_model
-from efficientvit.weights import read_state_dict, save_safetensors
+from efficientvit.weights import HUB_PROBE_SECONDS, read_state_dict, save_safetensors
 
 NAME = "efficientvit-b0-r224"
 
@@ -164,6 +165,36 @@ def test_offline_without_cache_says_how_to_pass_a_local_file(hub_cache) -> None:
     with pytest.raises(EfficientViTError, match=r"offline.*local path") as error:
         create_model(NAME, weights="official")
     assert "hf://han-cai/efficientvit-cls/efficientvit_b0_r224.pt" in str(error.value)
+
+
+@pytest.fixture
+def unreachable_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline as a laptop on a train is: HF_HUB_OFFLINE unset, and the hub's host refuses connections."""
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_an_unreachable_hub_is_one_line_at_once(unreachable_hub, hub_cache) -> None:
+    start = time.monotonic()
+    with pytest.raises(EfficientViTError) as error:
+        create_model(NAME, weights="official")
+    assert time.monotonic() - start < HUB_PROBE_SECONDS + 1
+    assert "127.0.0.1 cannot be reached (this machine looks offline)" in str(error.value)
+    assert "pass its local path as weights" in str(error.value)
+
+
+def test_an_unreachable_hub_still_serves_the_cache(
+    unreachable_hub, recipe_state, tmp_path, hub_cache
+) -> None:
+    source = tmp_path / "efficientvit_b0_r224.pt"
+    torch.save({"state_dict": recipe_state}, source)
+    _fill_hub_cache(hub_cache, "han-cai/efficientvit-cls", "efficientvit_b0_r224.pt", source)
+    assert torch.equal(_logits(create_model(NAME, weights="official")), _logits(create_model(NAME, source)))
 
 
 def test_bad_hub_reference_and_models_without_official_weights() -> None:

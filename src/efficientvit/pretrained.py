@@ -447,6 +447,8 @@ def _pretrained_folder(
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    from efficientvit.weights import hub_reachable
+
     try:
         validate_repo_id(text)
     except HFValidationError:
@@ -463,7 +465,7 @@ def _pretrained_folder(
                     cache_dir=cache_dir,
                     force_download=force_download,
                     token=token,
-                    local_files_only=local_files_only,
+                    local_files_only=local_files_only or not hub_reachable(),
                 )
             )
         except Exception as err:  # offline, no such repo / revision / file: one line for the user

@@ -4,8 +4,10 @@ beyond plain tensors."""
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
+import socket
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,17 +103,63 @@ def resolve_weights(
 
 
 def download(repo_id: str, filename: str) -> Path:
-    """Fetch ``filename`` from the hub repo ``repo_id`` (or take it from the local hub cache)."""
+    """Fetch ``filename`` from the hub repo ``repo_id`` (or take it from the local hub cache).
+
+    When the hub cannot be reached (see :func:`hub_reachable`) only the cache is looked at, so an offline
+    machine gets its answer at once instead of after huggingface_hub's retries.
+    """
     from huggingface_hub import hf_hub_download
 
+    online = hub_reachable()
     try:
-        return Path(hf_hub_download(repo_id=repo_id, filename=filename))
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, local_files_only=not online))
     except Exception as err:  # offline, missing file, no such repo: all end the same way for the user
+        if not online:
+            raise EfficientViTError(
+                f"could not download {HUB_PREFIX}{repo_id}/{filename}: {_hub_host()[0]} cannot be reached "
+                "(this machine looks offline) and the file is not in the Hugging Face cache; download it "
+                "elsewhere and pass its local path as weights"
+            ) from None
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise EfficientViTError(
             f"could not download {HUB_PREFIX}{repo_id}/{filename} ({reason}); if this machine is offline, "
             f"download the file elsewhere and pass its local path as weights"
         ) from err
+
+
+HUB_PROBE_SECONDS = 3.0
+"""How long :func:`hub_reachable` waits for a TCP connection to the hub."""
+
+
+def _hub_host() -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    return url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub can be reached: False with ``HF_HUB_OFFLINE=1``, or when a TCP connection
+    to its host fails within :data:`HUB_PROBE_SECONDS` (no name server, no route; tried once per process).
+    Behind a proxy (``HTTPS_PROXY``, ``ALL_PROXY``) the answer is left to huggingface_hub."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    return _connects(*_hub_host())
+
+
+@functools.lru_cache(maxsize=4)
+def _connects(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=HUB_PROBE_SECONDS).close()
+    except OSError:
+        return False
+    return True
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
