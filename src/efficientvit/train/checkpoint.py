@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from efficientvit.atomic import atomic_write, temporary_names
-from efficientvit.errors import EfficientViTError
+from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.files import regular_file
 
 __all__ = ["atomic_save", "capture_rng_state", "load_checkpoint", "restore_rng_state"]
@@ -29,8 +29,14 @@ def atomic_save(obj: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(temporary_names(path)):  # left by a killed process
         stale.unlink(missing_ok=True)
-    with atomic_write(path) as file:
-        torch.save(obj, file)
+    try:
+        with atomic_write(path) as file:
+            torch.save(obj, file)
+    except OSError as err:  # a full disk, a read-only file system: the previous checkpoint is intact
+        raise EfficientViTError(
+            f"cannot write the checkpoint {path} ({err.strerror or one_line(err)}); the previous one is "
+            "intact: free space (or fix the folder) and continue with --resume"
+        ) from None
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
         directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
