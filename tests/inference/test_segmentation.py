@@ -112,3 +112,26 @@ def test_colorize_and_overlay(random_image) -> None:
     assert (half.float() - (image.float() + colours.float()) / 2).abs().max() <= 0.5
     with pytest.raises(ValueError, match="do not match"):
         overlay(image, labels[:1], CITYSCAPES_PALETTE)
+
+
+def test_overlay_in_row_blocks_equals_the_whole_image_formula(
+    random_image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from efficientvit.inference import segmentation as inference
+
+    monkeypatch.setattr(inference, "OVERLAY_BLOCK_PIXELS", 7 * 45)  # 7 rows a block; 37 rows leave a rest
+    image = random_image(37, 45)
+    labels = torch.randint(0, 21, (37, 45), dtype=torch.uint8)  # 19 and 20 are outside the palette
+    table = torch.tensor([*CITYSCAPES_PALETTE, (0, 0, 0), (0, 0, 0)], dtype=torch.uint8)  # (21, 3)
+    colours = table[labels.long()].permute(2, 0, 1)  # (3, H, W)
+    assert torch.equal(colorize(labels, CITYSCAPES_PALETTE), colours)
+    expected = (image.float() * 0.7 + colours.float() * 0.3).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(overlay(image, labels, CITYSCAPES_PALETTE, alpha=0.3), expected)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("short_side", -10), ("short_side", 0), ("max_side", 100_000), ("short_side", 2.5)]
+)
+def test_absurd_working_sizes_are_refused_by_name(model: nn.Module, random_image, option, value) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be an integer from 32 to 8192 pixels"):
+        segment(model, random_image(64, 64), **{option: value}, backend="eager")

@@ -15,14 +15,26 @@ from efficientvit.cli.common import (
     add_model_arguments,
     check_stems,
     load_backend_model,
-    positive_int,
     progress,
     unit_float,
 )
 from efficientvit.data.images import list_images, save_png
 from efficientvit.inference import overlay, segment
+from efficientvit.tasks.segmentation import MAX_WORKING_SIDE, SIZE_DIVISOR, check_working_sides
 
 SUMMARY_CLASSES = 3
+
+
+def _short_side(text: str) -> int:
+    """argparse type: a working short side the segmenter can run at."""
+    try:
+        side = int(text)
+        check_working_sides(side, None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an integer from {SIZE_DIVISOR} to {MAX_WORKING_SIDE} (pixels)"
+        ) from None
+    return side
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--short-side",
-        type=positive_int,
+        type=_short_side,
         default=None,
         help="resize the shorter image side to this before inference (default: the model's resolution)",
     )

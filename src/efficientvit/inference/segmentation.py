@@ -12,6 +12,7 @@ from efficientvit.runtime import runner_for
 from efficientvit.tasks.segmentation import (
     MAX_FULL_SIZE_LOGITS,
     SIZE_DIVISOR,
+    check_working_sides,
     normalize,
     predict_labels,
     resize_image,
@@ -49,6 +50,7 @@ def segment(
     """
     info = model_info(model, "seg")
     check_image(image)
+    check_working_sides(short_side, max_side)
     device, dtype = model_placement(model)
     divisor = int(getattr(model, "size_divisor", SIZE_DIVISOR))
     height, width = image.shape[-2:]
@@ -63,20 +65,43 @@ def segment(
     return labels[0].to(device=image.device, dtype=label_dtype)
 
 
+OVERLAY_BLOCK_PIXELS = 1 << 20
+"""Pixels blended per step by :func:`overlay` and :func:`colorize`, so that their float32 intermediates stay
+near 12 MB whatever the image size (a whole 8000x8000 image in float32 is 768 MB per copy)."""
+
+
+def _row_blocks(height: int, width: int) -> range:
+    return range(0, height, max(1, OVERLAY_BLOCK_PIXELS // max(width, 1)))
+
+
 def colorize(labels: torch.Tensor, palette: Palette) -> torch.Tensor:
     """A uint8 (3, H, W) rendering of an (H, W) label map; labels outside the palette (e.g. 255) are black."""
     table = torch.tensor([*palette, (0, 0, 0)], dtype=torch.uint8, device=labels.device)  # (K + 1, 3)
-    index = labels.long()
-    index = torch.where((index >= 0) & (index < len(palette)), index, len(palette))
-    return table[index].permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
+    height, width = labels.shape
+    out = torch.empty((3, height, width), dtype=torch.uint8, device=labels.device)
+    step = _row_blocks(height, width).step
+    for top in _row_blocks(height, width):
+        index = labels[top : top + step].long()
+        index = torch.where((index >= 0) & (index < len(palette)), index, len(palette))
+        out[:, top : top + step] = table[index].permute(2, 0, 1)  # (h, W, 3) -> (3, h, W)
+    return out
 
 
 def overlay(image: torch.Tensor, labels: torch.Tensor, palette: Palette, alpha: float = 0.5) -> torch.Tensor:
-    """The image blended with its colourised label map: ``(1 - alpha) * image + alpha * colours``, uint8."""
+    """The image blended with its colourised label map: ``(1 - alpha) * image + alpha * colours``, uint8;
+    computed in blocks of rows, so memory stays bounded for images of any size."""
     check_image(image)
     if tuple(labels.shape) != tuple(image.shape[-2:]):
         raise ValueError(f"labels {tuple(labels.shape)} do not match image {tuple(image.shape[-2:])}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    colours = colorize(labels.to(image.device), palette).float()
-    return (image.float() * (1.0 - alpha) + colours * alpha).round_().clamp_(0, 255).to(torch.uint8)
+    labels = labels.to(image.device)
+    height, width = labels.shape
+    out = torch.empty_like(image)
+    step = _row_blocks(height, width).step
+    for top in _row_blocks(height, width):
+        rows = slice(top, top + step)
+        colours = colorize(labels[rows], palette).float()  # (3, h, W)
+        blended = image[:, rows].float() * (1.0 - alpha) + colours * alpha
+        out[:, rows] = blended.round_().clamp_(0, 255).to(torch.uint8)
+    return out

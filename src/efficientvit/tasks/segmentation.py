@@ -57,6 +57,23 @@ MAX_FULL_SIZE_LOGITS = 2**26
 """Up to this many classes * H * W elements (256 MB in float32) logits are resized to the output size."""
 
 
+MAX_WORKING_SIDE = 8192
+"""The largest side segmenters are run at (the exported graphs' bound, 8x Cityscapes' 1024)."""
+
+
+def check_working_sides(short_side: object, max_side: object) -> None:
+    """Raise ``ValueError`` naming the argument unless each side is ``None`` or an integer in
+    [``SIZE_DIVISOR``, ``MAX_WORKING_SIDE``]."""
+    for name, side in (("short_side", short_side), ("max_side", max_side)):
+        valid = (
+            isinstance(side, int) and not isinstance(side, bool) and SIZE_DIVISOR <= side <= MAX_WORKING_SIDE
+        )
+        if side is not None and not valid:
+            raise ValueError(
+                f"{name} must be an integer from {SIZE_DIVISOR} to {MAX_WORKING_SIDE} pixels, got {side!r}"
+            )
+
+
 def working_size(height: int, width: int, short_side: int, max_side: float) -> tuple[int, int]:
     """(h, w) with the shorter side ``short_side``, unless the longer one would then exceed ``max_side``."""
     scale = min(short_side / min(height, width), max_side / max(height, width))
