@@ -99,3 +99,28 @@ def test_eval_super_resolution_on_any_folder_of_photos_reports_model_and_bicubic
     assert any(line.startswith("model") for line in lines) and any(
         line.startswith("bicubic") for line in lines
     )
+
+
+def test_resume_refuses_a_hand_edited_recipe_or_changed_data_naming_the_difference(
+    cli: Callable, synthetic: Callable[..., Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(synthetic("folder"), data)  # the shared dataset stays as it is
+    assert cli("train", *SEG, "--data", data, "--output", run, *FAST).code == 0
+    config_path = run / "config.json"
+    saved = config_path.read_text()
+    config_path.write_text(saved.replace('"lr": 0.001', '"lr": 0.002'))
+    cli("train", "--resume", run, "--epochs", "2").assert_user_error("differs from the run's last.pt", "lr")
+    config_path.write_text(saved)
+
+    for kind in ("images", "masks"):  # one more training pair
+        first = sorted((data / "train" / kind).iterdir())[0]
+        shutil.copy(first, first.with_name(f"extra{first.suffix}"))
+    result = cli("train", "--resume", run, "--epochs", "2", "--no-progress")
+    result.assert_user_error("data in", "changed since the run was saved", "2 new", "--resume-changed-data")
+    result = cli("train", "--resume", run, "--epochs", "2", "--no-progress", "--resume-changed-data")
+    assert result.code == 0, result.err
+    result = cli("train", "--resume", run, "--epochs", "3", "--no-progress", "--device", "cpu")
+    assert result.code == 0, result.err  # the device may change (a GPU run continued on a CPU)

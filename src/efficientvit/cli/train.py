@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.train.config import FIELD_RULES, TrainConfig, check_field
+from efficientvit.train.config import FIELD_RULES, RESUMABLE_FIELDS, TrainConfig, check_field
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
 from efficientvit.train.report import format_metrics
-
-# Settings that may change when a run is resumed; everything else comes from the run's config.json.
-RESUMABLE_CHANGES = ("epochs", "workers", "progress")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -86,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_arguments(parser, required=False)
     parser.add_argument("--output", "-o", help="run directory (default runs/MODEL)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
+    parser.add_argument(
+        "--resume-changed-data",
+        action="store_true",
+        help="with --resume: continue although the dataset's files changed since the run was saved",
+    )
     parser.add_argument(
         "--weights", "-w", help="initial weights to fine-tune: a file, hf://..., or 'official'"
     )
@@ -162,11 +164,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
     if args.resume:
         config = TrainConfig.load(Path(args.resume) / "config.json")
         changed = {k: v for k, v in given.items() if getattr(config, k) != v}
-        refused = sorted(set(changed) - set(RESUMABLE_CHANGES) - {"output"})
+        refused = sorted(set(changed) - set(RESUMABLE_FIELDS))
         if refused:
+            resumable = [name for name in RESUMABLE_FIELDS if name != "output"]
             raise EfficientViTError(
                 f"--resume continues the saved config; these settings cannot change: {', '.join(refused)} "
-                f"(only {', '.join(RESUMABLE_CHANGES)} can)"
+                f"(only {', '.join(resumable)} can)"
             )
         changed.pop("output", None)
         return config.replace(output=str(args.resume), **changed), True
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
     config, resume = config_from_args(args)
     try:
-        result = fit(config, resume=resume)
+        result = fit(config, resume=resume, allow_changed_data=args.resume_changed_data)
     finally:
         shutdown_distributed()
     if is_main_process():

@@ -16,10 +16,14 @@ from efficientvit.devices import check_device_name
 from efficientvit.errors import EfficientViTError
 from efficientvit.files import regular_file
 
-__all__ = ["FIELD_RULES", "AmpMode", "Rule", "TaskName", "TrainConfig", "check_field"]
+__all__ = ["FIELD_RULES", "RESUMABLE_FIELDS", "AmpMode", "Rule", "TaskName", "TrainConfig", "check_field"]
 
 TaskName = Literal["cls", "seg", "sr"]
 AmpMode = Literal["auto", "none", "bf16", "fp16"]
+
+
+RESUMABLE_FIELDS = ("epochs", "workers", "progress", "device", "output")
+"""The settings a resumed run may change (a GPU run may continue on a CPU); the others define the run."""
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,12 @@ from efficientvit.train.checkpoint import (
     load_checkpoint,
     restore_rng_state,
 )
-from efficientvit.train.config import TrainConfig
+from efficientvit.train.config import RESUMABLE_FIELDS, TrainConfig
 from efficientvit.train.data import RunData, build_run_data
 from efficientvit.train.distributed import DistributedContext, all_reduce_sum, init_distributed
 from efficientvit.train.ema import ModelEma
 from efficientvit.train.finetune import LoadReport, load_pretrained
+from efficientvit.train.fingerprint import config_differences, data_differences, dataset_fingerprint
 from efficientvit.train.loop import Position, evaluate, train_one_epoch
 from efficientvit.train.optim import build_optimizer, cosine_lr
 from efficientvit.train.tasks import TaskSpec, build_task
@@ -165,8 +166,13 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
-    """Train ``config`` to the end (or continue its run directory with ``resume=True``)."""
+def fit(config: TrainConfig, *, resume: bool = False, allow_changed_data: bool = False) -> RunResult:
+    """Train ``config`` to the end (or continue its run directory with ``resume=True``).
+
+    A resumed run refuses, naming the difference, when its ``config.json`` no longer matches the saved
+    checkpoint (beyond :data:`RESUMABLE_FIELDS`) or its dataset's files changed (unless
+    ``allow_changed_data``).
+    """
     info = checked_model_info(config)
     context = init_distributed(config.device)
     configure_determinism(config)
@@ -176,6 +182,10 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
     show = config.progress and context.is_main
 
     data: RunData = build_run_data(config, info, context)
+    fingerprints = {
+        part: dataset_fingerprint(loader.dataset, config.data)
+        for part, loader in (("train", data.train), ("val", data.val))
+    }
     model, info, report = build_training_model(config, data.num_classes, data.class_names, data.dataset_kind)
     if context.is_main:  # written once the data and the model are known to be usable
         output.mkdir(parents=True, exist_ok=True)
@@ -207,6 +217,7 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
     best: dict[str, Any] = {}
     if resume:
         state = load_checkpoint(output / "last.pt")
+        _check_resumable(state, config, fingerprints, output, allow_changed_data=allow_changed_data)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema") is not None:
@@ -240,6 +251,7 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
                 "position": vars(pos).copy(),
                 "best": best,
                 "rng": rng,
+                "data": fingerprints,
             },
             output / "last.pt",
         )
@@ -295,6 +307,32 @@ def fit(config: TrainConfig, *, resume: bool = False) -> RunResult:
             _log(log_path, record)
             history.append(record)
     return RunResult(output, config.epochs, position.step, metrics, best, history, report, data.class_names)
+
+
+def _check_resumable(
+    state: dict[str, Any],
+    config: TrainConfig,
+    fingerprints: dict[str, Any],
+    output: Path,
+    *,
+    allow_changed_data: bool,
+) -> None:
+    """Raise one line if the run's recipe or its data differ from what ``last.pt`` was saved with."""
+    if isinstance(state.get("config"), dict):
+        changed = list(config_differences(state["config"], json.loads(config.to_json()), RESUMABLE_FIELDS))
+        if changed:
+            raise EfficientViTError(
+                f"{output / 'config.json'} differs from the run's last.pt in {', '.join(changed)}; restore "
+                "it, or start a new run for a new recipe"
+            )
+    saved = state.get("data") if isinstance(state.get("data"), dict) else {}
+    for part, now in fingerprints.items():
+        difference = data_differences(saved.get(part), now)
+        if difference and not allow_changed_data:
+            raise EfficientViTError(
+                f"--resume {output}: the {part} data in {config.data} changed since the run was saved "
+                f"({difference}); resume with the data it was trained on, or pass --resume-changed-data"
+            )
 
 
 def _mean_loss(position: Position, context: DistributedContext) -> float:
