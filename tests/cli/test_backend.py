@@ -173,6 +173,6 @@ def test_backend_argument_errors(cli, root: Path, tmp_path: Path) -> None:
     result.assert_user_error(str(missing), "no such file")
     if not torch.backends.mps.is_available():
         result = cli("classify", image, "-m", CLS, "--backend", "onnxruntime", "--device", "mps")
-        result.assert_user_error("--device mps")
+        result.assert_user_error("device mps", "not available")
     assert cli("classify", image, "-m", CLS, "--backend", "tensorrt").code == 2
     assert cli("classify", image, "-m", CLS, "--backend", "pytorch").code == 2
