@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 from torch import nn
 
+from efficientvit import json_output
 from efficientvit.atomic import atomic_write, atomic_write_text
 from efficientvit.errors import EfficientViTError
 
@@ -162,7 +163,7 @@ def _write(model: nn.Module, directory: Path, *, load_name: str) -> None:
     payload = save(tensors, metadata={"format": "pt"})  # safetensors bytes, shared storage resolved by clone
     with atomic_write(directory / WEIGHTS_NAME) as file:
         file.write(payload)
-    atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+    atomic_write_text(directory / CONFIG_NAME, json_output.dumps(config, indent=2) + "\n")
     if not (directory / MODEL_CARD_NAME).exists():
         atomic_write_text(directory / MODEL_CARD_NAME, _model_card(config, load_name))
 
@@ -189,7 +190,7 @@ def push_to_hub(
     )  # fmt: skip
 
 
-def _upload(
+def _upload(  # save_pretrained's push_to_hub argument hides push_to_hub there
     model: nn.Module,
     repo_id: str,
     *,
