@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,10 +30,10 @@ from efficientvit.tasks.segmentation import (
     predict_labels,
     upsample_logits,
 )
+from efficientvit.train.config import TaskName
 
 __all__ = ["TaskName", "TaskSpec", "build_task", "classification_task", "segmentation_task", "sr_task"]
 
-TaskName = Literal["cls", "seg", "sr"]
 IGNORE_INDEX = 255
 
 
