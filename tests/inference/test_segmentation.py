@@ -130,8 +130,16 @@ def test_overlay_in_row_blocks_equals_the_whole_image_formula(
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("short_side", -10), ("short_side", 0), ("max_side", 100_000), ("short_side", 2.5)]
+    ("option", "value", "bounds"),
+    [
+        ("short_side", -10, "from 32 to 8192"),
+        ("short_side", 100_000, "from 32 to 8192"),
+        ("short_side", 2.5, "from 32 to 8192"),
+        ("max_side", 0, "of at least 32"),
+    ],
 )
-def test_absurd_working_sizes_are_refused_by_name(model: nn.Module, random_image, option, value) -> None:
-    with pytest.raises(ValueError, match=f"{option} must be an integer from 32 to 8192 pixels"):
+def test_absurd_working_sizes_are_refused_by_name(
+    model: nn.Module, random_image, option, value, bounds
+) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be an integer {bounds} pixels"):
         segment(model, random_image(64, 64), **{option: value}, backend="eager")

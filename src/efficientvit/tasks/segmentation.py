@@ -62,16 +62,15 @@ MAX_WORKING_SIDE = 8192
 
 
 def check_working_sides(short_side: object, max_side: object) -> None:
-    """Raise ``ValueError`` naming the argument unless each side is ``None`` or an integer in
-    [``SIZE_DIVISOR``, ``MAX_WORKING_SIDE``]."""
-    for name, side in (("short_side", short_side), ("max_side", max_side)):
-        valid = (
-            isinstance(side, int) and not isinstance(side, bool) and SIZE_DIVISOR <= side <= MAX_WORKING_SIDE
-        )
-        if side is not None and not valid:
-            raise ValueError(
-                f"{name} must be an integer from {SIZE_DIVISOR} to {MAX_WORKING_SIDE} pixels, got {side!r}"
-            )
+    """Raise ``ValueError`` naming the argument unless ``short_side`` is ``None`` or an integer in
+    [``SIZE_DIVISOR``, ``MAX_WORKING_SIDE``] and ``max_side`` (a cap: large means no cap) is ``None`` or an
+    integer of at least ``SIZE_DIVISOR``."""
+    for name, side, largest in (("short_side", short_side, MAX_WORKING_SIDE), ("max_side", max_side, None)):
+        integer = isinstance(side, int) and not isinstance(side, bool)
+        if side is None or (integer and side >= SIZE_DIVISOR and (largest is None or side <= largest)):
+            continue
+        bounds = f"from {SIZE_DIVISOR} to {largest}" if largest else f"of at least {SIZE_DIVISOR}"
+        raise ValueError(f"{name} must be an integer {bounds} pixels, got {side!r}")
 
 
 def working_size(height: int, width: int, short_side: int, max_side: float) -> tuple[int, int]:
