@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,10 @@ from efficientvit.data.synthetic import write_synthetic_dataset
 from efficientvit.reference import load_manifest, recipe_state_dict
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2`: one thread per worker, theirs and subprocesses'
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(autouse=True)

@@ -79,8 +79,10 @@ def _resize_matrix(side: int, kept: int, size: int, device: torch.device, dtype:
     """(size, side): one axis of :func:`postprocess_masks` as a matrix, found by resizing the unit signals
     as ``F.interpolate`` resizes that axis (bilinear upsampling from ``side`` to the prompt frame, the first
     ``kept`` values, resizing to ``size``). Built in float32 on the CPU, whose interpolation weights are
-    those of segment-anything's float32 postprocessing."""
-    units = torch.eye(side)[None]  # (1, side, side): channel i is the i-th unit signal
-    frame = F.interpolate(units, PROMPT_FRAME, mode="linear", align_corners=False)[..., :kept]
-    resized = F.interpolate(frame, size, mode="linear", align_corners=False)  # (1, side, size)
-    return resized[0].T.to(device, dtype).contiguous()
+    those of segment-anything's float32 postprocessing. The cached matrix is an ordinary tensor even when
+    first built under ``torch.inference_mode``, so fine-tuning after prediction can use it."""
+    with torch.inference_mode(False), torch.no_grad():
+        units = torch.eye(side)[None]  # (1, side, side): channel i is the i-th unit signal
+        frame = F.interpolate(units, PROMPT_FRAME, mode="linear", align_corners=False)[..., :kept]
+        resized = F.interpolate(frame, size, mode="linear", align_corners=False)  # (1, side, size)
+        return resized[0].T.to(device, dtype).contiguous()
