@@ -9,6 +9,7 @@ import sys
 from efficientvit import __version__
 from efficientvit.cli import bench, classify, demo, evaluate, export, models, sam, segment, train, upscale
 from efficientvit.errors import EfficientViTError, one_line
+from efficientvit.train.distributed import is_peer_failure, process_label, report_to_launcher
 
 COMMANDS = (models, classify, segment, sam, export, upscale, train, evaluate, bench, demo)
 
@@ -34,11 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except EfficientViTError as err:
-        print(f"efficientvit: error: {one_line(err)}", file=sys.stderr)
-        return 1
+        return _fail(one_line(err))
+    except RuntimeError as err:  # under torchrun: another process failed and printed why
+        if not is_peer_failure(err):
+            raise
+        return _fail(
+            "stopped because another process of this torchrun job failed (its error is above)", peer=True
+        )
     except KeyboardInterrupt:
         print("efficientvit: error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `efficientvit models | head`: stop quietly, as other tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _fail(message: str, *, peer: bool = False) -> int:
+    """Print a command's error on one line (naming the rank under `torchrun`, and telling `torchrun`)."""
+    print(f"efficientvit: error: {process_label()}{message}", file=sys.stderr)
+    report_to_launcher(message, caused_by_peer=peer)
+    return 1
