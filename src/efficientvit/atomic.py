@@ -5,6 +5,10 @@ temporary file in the destination's folder, created exclusively (so a planted sy
 never written through), flushed and synced, then renamed over the destination. A rename replaces a symlink
 at the destination itself, never the file it points to. A failure, a full disk, or an exception from the
 writer leaves the destination as it was, with no temporary file left behind.
+
+A destination that is a named pipe or a character device (``/dev/null``, ``/dev/stdout``, a terminal) is a
+stream, not a file to replace: it is written directly (replacing it would put a regular file in place of the
+device). A block device, a socket or a directory is refused in one line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from efficientvit.errors import EfficientViTError
+from efficientvit.files import special_kind
 
 __all__ = ["atomic_write", "atomic_write_text", "temporary_names"]
 
@@ -31,6 +38,13 @@ def temporary_names(path: Path) -> str:
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; ``path`` is replaced when the block ends."""
     path = Path(path)
+    kind = special_kind(path)
+    if kind in ("a named pipe", "a character device"):
+        with open(path, "wb") as stream:
+            yield stream
+        return
+    if kind is not None or path.is_dir():
+        raise EfficientViTError(f"{path}: is {kind or 'a directory'}, not a file to write; give a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from efficientvit.errors import EfficientViTError
 
-__all__ = ["regular_file"]
+__all__ = ["not_regular_message", "regular_file", "special_kind"]
 
 _KINDS = (
     (stat.S_ISFIFO, "a named pipe"),
@@ -21,6 +21,21 @@ _KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def special_kind(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is if it exists and is neither a regular file nor a directory (``"a named pipe"``,
+    ``"a character device"``, ...), following symlinks; ``None`` otherwise. Costs one ``stat`` call."""
+    try:
+        mode = os.stat(os.fspath(path)).st_mode
+    except (OSError, ValueError):  # missing, unreadable, or not a path at all (a NUL byte)
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), None)
+
+
+def not_regular_message(path: str | os.PathLike[str], kind: str, what: str) -> str:
+    """The one line refusing ``path``, which is ``kind`` (from :func:`special_kind`), as a ``what``."""
+    return f"{os.fspath(path)}: is {kind}, not a regular file; write the {what} to a file and pass its path"
 
 
 def regular_file(path: str | os.PathLike[str], what: str) -> Path:
@@ -41,7 +56,5 @@ def regular_file(path: str | os.PathLike[str], what: str) -> Path:
         raise EfficientViTError(f"{name}: is a directory, not a {what}")
     for test, kind in _KINDS:
         if test(mode):
-            raise EfficientViTError(
-                f"{name}: is {kind}, not a regular file; write the {what} to a file and pass its path"
-            )
+            raise EfficientViTError(not_regular_message(name, kind, what))
     return Path(name)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from efficientvit.tasks import sam as sam_task
 from efficientvit.tasks.sam import PROMPT_FRAME, postprocess_masks, preprocess_shape
 
 
@@ -27,3 +29,15 @@ def test_masks_post_processed_under_inference_mode_first_still_train() -> None:
     low_res = torch.randn(1, 1, 256, 256, requires_grad=True)
     postprocess_masks(low_res, size).sum().backward()
     assert low_res.grad is not None and torch.isfinite(low_res.grad).all()
+
+
+@pytest.mark.parametrize("size", [(300, 500), (1, 777), (999, 64)])
+def test_binary_masks_in_row_blocks_equal_thresholded_full_logits(
+    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sam_task, "FULL_SIZE_BLOCK_VALUES", 3 * 2 * size[1] * 7)  # 7 rows a block, a rest
+    low_res = torch.randn(2, 3, 256, 256)
+    expected = postprocess_masks(low_res, size) > 0.0
+    masks = sam_task.binary_masks(low_res, size)
+    assert masks.dtype == torch.bool and masks.shape == expected.shape
+    assert torch.equal(masks, expected)

@@ -26,6 +26,7 @@ from efficientvit.data.images import list_images, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.extras import require
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
+from efficientvit.sam.overlay import overlay_masks
 
 
 def point(text: str) -> tuple[float, float, int]:
@@ -88,16 +89,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def paint(image: torch.Tensor, masks: list[np.ndarray], alpha: float) -> torch.Tensor:
-    """``image`` (3, H, W) uint8 with each (H, W) bool mask blended in its own colour."""
-    colours = torch.randint(40, 256, (max(len(masks), 1), 3), generator=torch.Generator().manual_seed(0))
-    out = image.float()
-    for mask, colour in zip(masks, colours, strict=False):
-        region = torch.from_numpy(np.asarray(mask, dtype=bool))
-        out[:, region] = (1 - alpha) * out[:, region] + alpha * colour[:, None].float()
-    return out.round().clamp(0, 255).to(torch.uint8)
-
-
 def run(args: argparse.Namespace) -> int:
     """Prompted or automatic masks for every image of ``args.inputs``."""
     if args.auto == bool(args.point or args.box):
@@ -147,7 +138,7 @@ def _masks_for(
         annotations = generator.generate(image)
         mask_utils = require("pycocotools.mask", "efficientvit sam --auto (masks as COCO RLE)")
         masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
-        written = [save_png(paint(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
+        written = [save_png(overlay_masks(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
         json_path = Path(f"{base}_sam_auto.json")
         atomic_write_text(json_path, json_output.dumps(annotations))
         written.append(json_path)
@@ -164,7 +155,7 @@ def _masks_for(
         )
         best = int(np.argmax(scores))
         written = [
-            save_png(paint(image, [masks[best]], args.alpha), f"{base}_sam_overlay.png"),
+            save_png(overlay_masks(image, [masks[best]], args.alpha), f"{base}_sam_overlay.png"),
             save_png(torch.from_numpy(masks[best].astype(np.uint8) * 255), f"{base}_sam_mask.png"),
         ]
         summary = f"{path}: mask score {float(scores[best]):.3f}, {int(masks[best].sum())} pixels"

@@ -19,7 +19,7 @@ from efficientvit.tasks.segmentation import (
     working_size,
 )
 
-__all__ = ["MAX_FULL_SIZE_LOGITS", "colorize", "overlay", "segment", "working_size"]
+__all__ = ["MAX_FULL_SIZE_LOGITS", "colorize", "overlay", "row_blocks", "segment", "working_size"]
 
 Palette = Sequence[Sequence[int]]
 
@@ -70,7 +70,8 @@ OVERLAY_BLOCK_PIXELS = 1 << 20
 near 12 MB whatever the image size (a whole 8000x8000 image in float32 is 768 MB per copy)."""
 
 
-def _row_blocks(height: int, width: int) -> range:
+def row_blocks(height: int, width: int) -> range:
+    """First rows of blocks of about ``OVERLAY_BLOCK_PIXELS`` pixels covering an image (``.step`` rows)."""
     return range(0, height, max(1, OVERLAY_BLOCK_PIXELS // max(width, 1)))
 
 
@@ -79,8 +80,8 @@ def colorize(labels: torch.Tensor, palette: Palette) -> torch.Tensor:
     table = torch.tensor([*palette, (0, 0, 0)], dtype=torch.uint8, device=labels.device)  # (K + 1, 3)
     height, width = labels.shape
     out = torch.empty((3, height, width), dtype=torch.uint8, device=labels.device)
-    step = _row_blocks(height, width).step
-    for top in _row_blocks(height, width):
+    step = row_blocks(height, width).step
+    for top in row_blocks(height, width):
         index = labels[top : top + step].long()
         index = torch.where((index >= 0) & (index < len(palette)), index, len(palette))
         out[:, top : top + step] = table[index].permute(2, 0, 1)  # (h, W, 3) -> (3, h, W)
@@ -98,8 +99,8 @@ def overlay(image: torch.Tensor, labels: torch.Tensor, palette: Palette, alpha: 
     labels = labels.to(image.device)
     height, width = labels.shape
     out = torch.empty_like(image)
-    step = _row_blocks(height, width).step
-    for top in _row_blocks(height, width):
+    step = row_blocks(height, width).step
+    for top in row_blocks(height, width):
         rows = slice(top, top + step)
         colours = colorize(labels[rows], palette).float()  # (3, h, W)
         blended = image[:, rows].float() * (1.0 - alpha) + colours * alpha

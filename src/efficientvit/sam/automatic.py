@@ -39,6 +39,11 @@ from efficientvit.sam.predictor import EncodedImage, SamPredictor, float_array, 
 
 __all__ = ["OutputMode", "SamAutomaticMaskGenerator"]
 
+FULL_SIZE_CHUNK_VALUES = 1 << 25
+"""Full-size mask logits (float32 values) handled at once: 128 MB, so memory stays bounded on large images.
+segment-anything holds a prompt batch's kept masks at full size at once: up to 64 x 3 masks of 48 MB
+(9.2 GB) on a 4000x3000 photo."""
+
 OutputMode = Literal["binary_mask", "uncompressed_rle", "coco_rle"]
 
 
@@ -289,19 +294,38 @@ class SamAutomaticMaskGenerator:
         if self.pred_iou_thresh > 0.0:
             # Filtered before upsampling: each mask is upsampled on its own, so the kept ones are unchanged.
             data.filter(data["iou_preds"] > self.pred_iou_thresh)
-        data["masks"] = predictor.postprocess_masks(data["low_res"][:, None])[:, 0]  # (M, h, w) logits
-        del data["low_res"]
-        data["stability_score"] = calculate_stability_score(data["masks"], 0.0, self.stability_score_offset)
+        # Every step from here on is per mask: run in chunks of masks whose full-size logits stay within
+        # FULL_SIZE_CHUNK_VALUES, so a large image does not hold a batch's masks at full size at once.
+        height, width = predictor.original_size or (orig_h, orig_w)
+        chunk = max(1, FULL_SIZE_CHUNK_VALUES // max(height * width, 1))
+        total = len(data["iou_preds"])
+        parts = [self._full_size_masks(data, range(start, min(start + chunk, total)), crop_box, orig_size)
+                 for start in range(0, max(total, 1), chunk)]  # fmt: skip
+        merged = parts[0]
+        for part in parts[1:]:
+            merged.cat(part)
+        return merged
+
+    def _full_size_masks(
+        self, data: MaskData, indices: range, crop_box: list[int], orig_size: tuple[int, ...]
+    ) -> MaskData:
+        """The masks ``indices`` of ``data`` upscaled to the crop's size, filtered by stability and the crop's
+        edge, and run-length encoded at the image's size."""
+        orig_h, orig_w = orig_size
+        part = MaskData(**{key: value[indices.start : indices.stop] for key, value in data.items()})
+        part["masks"] = self.predictor.postprocess_masks(part["low_res"][:, None])[:, 0]  # (m, h, w) logits
+        del part["low_res"]
+        part["stability_score"] = calculate_stability_score(part["masks"], 0.0, self.stability_score_offset)
         if self.stability_score_thresh > 0.0:
-            data.filter(data["stability_score"] >= self.stability_score_thresh)
-        data["masks"] = data["masks"] > 0.0
-        data["boxes"] = batched_mask_to_box(data["masks"])
+            part.filter(part["stability_score"] >= self.stability_score_thresh)
+        part["masks"] = part["masks"] > 0.0
+        part["boxes"] = batched_mask_to_box(part["masks"])
         # Drop masks cut by the crop's edge unless that edge is the image's.
-        data.filter(~is_box_near_crop_edge(data["boxes"], crop_box, [0, 0, orig_w, orig_h]))
-        data["masks"] = uncrop_masks(data["masks"], crop_box, orig_h, orig_w)
-        data["rles"] = masks_to_rle(data["masks"])
-        del data["masks"]
-        return data
+        part.filter(~is_box_near_crop_edge(part["boxes"], crop_box, [0, 0, orig_w, orig_h]))
+        part["masks"] = uncrop_masks(part["masks"], crop_box, orig_h, orig_w)
+        part["rles"] = masks_to_rle(part["masks"])
+        del part["masks"]
+        return part
 
     @staticmethod
     def postprocess_small_regions(data: MaskData, min_area: int, nms_thresh: float) -> MaskData:

@@ -458,10 +458,10 @@ class SamPredictor:
             point_coords, point_labels, boxes, mask_input, multimask_output, image_index
         )
         assert low_res.shape[0] == batch
-        masks = self.postprocess_masks(low_res)
-        if not return_logits:
-            masks = masks > 0.0
-        return masks, scores, low_res
+        if return_logits:
+            return self.postprocess_masks(low_res), scores, low_res
+        assert self.original_size is not None
+        return sam_task.binary_masks(low_res, self.original_size), scores, low_res
 
     @_serialised
     @torch.no_grad()

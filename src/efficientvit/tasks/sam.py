@@ -20,7 +20,14 @@ from PIL import Image
 from efficientvit.models.sam.model import PROMPT_FRAME
 from efficientvit.tasks.common import normalize
 
-__all__ = ["LOW_RES", "postprocess_masks", "preprocess", "preprocess_shape", "resize_longest_side"]
+__all__ = [
+    "LOW_RES",
+    "binary_masks",
+    "postprocess_masks",
+    "preprocess",
+    "preprocess_shape",
+    "resize_longest_side",
+]
 
 LOW_RES = 256
 """Side of the mask decoder's low-resolution logits."""
@@ -58,6 +65,10 @@ def preprocess(
     return F.pad(x, (0, side - width, 0, side - height)), (height, width)  # (1, 3, side, side)
 
 
+FULL_SIZE_BLOCK_VALUES = 1 << 24
+"""Full-size float logits computed at once by :func:`binary_masks` (64 MB)."""
+
+
 def postprocess_masks(low_res: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
     """(B, C, 256, 256) logits to (B, C, H, W) logits at ``original_size``.
 
@@ -72,6 +83,25 @@ def postprocess_masks(low_res: torch.Tensor, original_size: tuple[int, int]) -> 
     rows = _resize_matrix(side, frame_h, height, low_res.device, low_res.dtype)  # (H, 256)
     columns = _resize_matrix(side, frame_w, width, low_res.device, low_res.dtype)  # (W, 256)
     return rows @ low_res @ columns.T  # (B, C, H, W)
+
+
+def binary_masks(
+    low_res: torch.Tensor, original_size: tuple[int, int], threshold: float = 0.0
+) -> torch.Tensor:
+    """(B, C, 256, 256) logits to (B, C, H, W) bool masks at ``original_size``: ``postprocess_masks(...) >
+    threshold``, computed in blocks of rows, so the full-size float logits (4 bytes a pixel per mask) never
+    exist at once; only the bool masks do."""
+    height, width = original_size
+    frame_h, frame_w = preprocess_shape(height, width, PROMPT_FRAME)
+    side = low_res.shape[-1]
+    rows = _resize_matrix(side, frame_h, height, low_res.device, low_res.dtype)  # (H, 256)
+    columns = _resize_matrix(side, frame_w, width, low_res.device, low_res.dtype)  # (W, 256)
+    out = torch.empty((*low_res.shape[:-2], height, width), dtype=torch.bool, device=low_res.device)
+    step = max(1, FULL_SIZE_BLOCK_VALUES // max(low_res[..., 0, 0].numel() * width, 1))
+    for top in range(0, height, step):
+        block = rows[top : top + step] @ low_res @ columns.T  # (B, C, h, W) logits, as postprocess_masks
+        out[..., top : top + step, :] = block > threshold
+    return out
 
 
 @functools.lru_cache(maxsize=16)
