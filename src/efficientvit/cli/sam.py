@@ -26,7 +26,7 @@ from efficientvit.data.images import list_images, save_png
 from efficientvit.errors import EfficientViTError
 from efficientvit.extras import require
 from efficientvit.sam import SamAutomaticMaskGenerator, SamPredictor
-from efficientvit.sam.overlay import overlay_masks
+from efficientvit.sam.overlay import PackedMask, overlay_masks
 
 
 def point(text: str) -> tuple[float, float, int]:
@@ -137,7 +137,7 @@ def _masks_for(
     if generator is not None:
         annotations = generator.generate(image)
         mask_utils = require("pycocotools.mask", "efficientvit sam --auto (masks as COCO RLE)")
-        masks = [mask_utils.decode(a["segmentation"]).astype(bool) for a in annotations]
+        masks = [PackedMask(mask_utils.decode(a["segmentation"])) for a in annotations]  # one at a time
         written = [save_png(overlay_masks(image, masks, args.alpha), f"{base}_sam_auto_overlay.png")]
         json_path = Path(f"{base}_sam_auto.json")
         atomic_write_text(json_path, json_output.dumps(annotations))
