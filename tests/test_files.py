@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import efficientvit.pretrained  # noqa: F401  (imported up front: the timings below are of refusals, not imports)
 from efficientvit import EfficientViTError, create_model
 from efficientvit.cli import refuse_unusable_inputs
 from efficientvit.data.images import read_image

@@ -5,10 +5,10 @@ Cai et al., "EfficientViT: Multi-Scale Linear Attention for High-Resolution Dens
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from efficientvit.pretrained import from_pretrained, push_to_hub, save_pretrained
@@ -26,26 +26,18 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = {
-    "ModelInfo": "efficientvit.zoo",
-    "create_model": "efficientvit.zoo",
-    "get_model_info": "efficientvit.zoo",
-    "list_models": "efficientvit.zoo",
-    "from_pretrained": "efficientvit.pretrained",
-    "push_to_hub": "efficientvit.pretrained",
-    "save_pretrained": "efficientvit.pretrained",
-}
-"""Public names imported on first use (PEP 562), so that ``efficientvit`` on the command line starts without
-importing PyTorch: it refuses a bad input path within a second, and ``--help`` is instant."""
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'efficientvit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+# Imported on first use, so that the command line starts without PyTorch (it refuses a bad input path
+# within a second).
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "ModelInfo": "efficientvit.zoo",
+        "create_model": "efficientvit.zoo",
+        "get_model_info": "efficientvit.zoo",
+        "list_models": "efficientvit.zoo",
+        "from_pretrained": "efficientvit.pretrained",
+        "push_to_hub": "efficientvit.pretrained",
+        "save_pretrained": "efficientvit.pretrained",
+    },
+    globals(),
+)
