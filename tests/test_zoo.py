@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from efficientvit import EfficientViTError, create_model, get_model_info, list_models
 
+MANIFESTS = Path(__file__).parent / "reference" / "manifests"
+
 
 def test_official_names_and_patterns() -> None:
+    """The official models are exactly those with a reference manifest from the official code; the others
+    are our super-resolution models."""
     names = list_models()
-    assert len(names) == 50 and names == sorted(names)
-    assert sum(get_model_info(name).official for name in names) == 44  # and 6 super-resolution models
+    assert names == sorted(names)
+    official = {name for name in names if get_model_info(name).official}
+    assert official == {path.stem for path in MANIFESTS.glob("*.json")}
+    assert {get_model_info(name).task for name in set(names) - official} == {"sr"}
     assert "efficientvit-l3-r384" in names and "efficientvit-seg-l2-ade20k" in names
     assert list_models("efficientvit-seg-*-ade20k") == [
         f"efficientvit-seg-{s}-ade20k" for s in ("b1", "b2", "b3", "l1", "l2")
@@ -61,3 +69,17 @@ def test_super_resolution_entries_and_overrides() -> None:
 
 def test_models_are_built_in_eval_mode() -> None:
     assert not create_model("efficientvit-b0").training
+
+
+def test_an_override_named_in_both_configs_must_say_its_part() -> None:
+    """``expand_ratio`` is a field of the B backbone and of the segmentation head: given bare it would change
+    both, so it raises and names the per-part spellings."""
+    with pytest.raises(TypeError, match=r"backbone_expand_ratio= or head_expand_ratio="):
+        create_model("efficientvit-seg-b0-cityscapes", expand_ratio=2)
+    default = get_model_info("efficientvit-seg-b0-cityscapes")
+    head_only = create_model("efficientvit-seg-b0-cityscapes", head_expand_ratio=2).info
+    assert head_only.head.expand_ratio == 2 and head_only.backbone == default.backbone
+    backbone_only = create_model("efficientvit-seg-b0-cityscapes", backbone_expand_ratio=2).info
+    assert backbone_only.backbone.expand_ratio == 2 and backbone_only.head == default.head
+    with pytest.raises(TypeError, match="unknown override"):
+        create_model("efficientvit-seg-b0-cityscapes", head_depths=(1, 1))

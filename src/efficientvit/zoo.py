@@ -288,22 +288,51 @@ def get_model_info(name: str) -> ModelInfo:
         raise EfficientViTError(f"unknown model {name!r}{hint}") from None
 
 
-def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
-    """Route each override to the backbone or head config field of that name; unknown names raise."""
+def override_names(info: ModelInfo, per_part: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{"backbone": {field: value}, "head": {...}}`` as :func:`create_model` takes and records overrides: a
+    field's bare name, or ``backbone_<name>`` / ``head_<name>`` for a name that both configs have."""
     backbone_fields = {f.name for f in dataclasses.fields(info.backbone)}
     head_fields = {f.name for f in dataclasses.fields(info.head)} if info.head is not None else set()
-    unknown = set(overrides) - backbone_fields - head_fields
+    shared = backbone_fields & head_fields
+    return {
+        (f"{part}_{key}" if key in shared else key): value
+        for part, fields in per_part.items()
+        for key, value in fields.items()
+    }
+
+
+def _apply_overrides(info: ModelInfo, overrides: dict[str, Any]) -> ModelInfo:
+    """Route each override to the backbone or head config field of that name. A name that is a field of
+    both (``expand_ratio`` of B-family segmenters, ``widths`` of classifiers) must say which part it is for,
+    as ``backbone_<name>`` or ``head_<name>``; unknown and ambiguous names raise."""
+    backbone_fields = {f.name for f in dataclasses.fields(info.backbone)}
+    head_fields = {f.name for f in dataclasses.fields(info.head)} if info.head is not None else set()
+    parts: dict[str, dict[str, Any]] = {"backbone": {}, "head": {}}
+    unknown, ambiguous = [], []
+    for key, value in overrides.items():
+        if key in backbone_fields and key in head_fields:
+            ambiguous.append(key)
+        elif key in backbone_fields or key in head_fields:
+            parts["backbone" if key in backbone_fields else "head"][key] = value
+        elif key.startswith("backbone_") and key.removeprefix("backbone_") in backbone_fields:
+            parts["backbone"][key.removeprefix("backbone_")] = value
+        elif key.startswith("head_") and key.removeprefix("head_") in head_fields:
+            parts["head"][key.removeprefix("head_")] = value
+        else:
+            unknown.append(key)
+    if ambiguous:
+        spelled = ", ".join(f"backbone_{key}= or head_{key}=" for key in ambiguous)
+        raise TypeError(
+            f"create_model({info.name!r}): {ambiguous} name fields of both the backbone and the head config; "
+            f"say which part each is for: {spelled}"
+        )
     if unknown:
         raise TypeError(
             f"create_model({info.name!r}) got unknown override(s) {sorted(unknown)}; "
             f"valid: {sorted(backbone_fields | head_fields)}"
         )
-    backbone = dataclasses.replace(
-        info.backbone, **{k: v for k, v in overrides.items() if k in backbone_fields}
-    )
-    head = info.head
-    if head is not None:
-        head = dataclasses.replace(head, **{k: v for k, v in overrides.items() if k in head_fields})
+    backbone = dataclasses.replace(info.backbone, **parts["backbone"])
+    head = dataclasses.replace(info.head, **parts["head"]) if info.head is not None else None
     return dataclasses.replace(info, backbone=backbone, head=head, overrides={**info.overrides, **overrides})
 
 

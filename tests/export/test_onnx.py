@@ -227,7 +227,7 @@ def test_classify_runs_on_the_onnx_model(classifier: tuple[nn.Module, OnnxRuntim
 
 
 def test_metadata_restores_overridden_info() -> None:
-    info = create_model("efficientvit-seg-b0-cityscapes", num_classes=5, expand_ratio=2).info
+    info = create_model("efficientvit-seg-b0-cityscapes", num_classes=5, head_expand_ratio=2).info
     metadata = {
         k.removeprefix("efficientvit."): v
         for k, v in _metadata(info, "segmenter", {"resolution": None}).items()

@@ -26,7 +26,9 @@ INPUT_ROLES = {"--weights": "checkpoint file", "-w": "checkpoint file", "--data"
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subcommand per module in ``COMMANDS``."""
     parser = argparse.ArgumentParser(
-        prog="efficientvit", description="EfficientViT models: list them, classify and segment images."
+        prog="efficientvit",
+        description="EfficientViT models: classify, segment, prompt SAM, upscale, train, evaluate, export, "
+        "benchmark.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -16,7 +16,7 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.onnx import METADATA_PREFIX
 from efficientvit.extras import require
-from efficientvit.zoo import ModelInfo, get_model_info
+from efficientvit.zoo import ModelInfo, get_model_info, override_names
 
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,
@@ -127,8 +127,9 @@ def _info_from_metadata(metadata: dict[str, str]) -> ModelInfo | None:
         part: dataclasses.replace(getattr(info, part), **{k: _as_tuples(v) for k, v in fields.items()})
         for part, fields in overrides.items()
     }
-    if overrides:  # as create_model records them: one flat dict of field names
-        parts["overrides"] = {k: _as_tuples(v) for fields in overrides.values() for k, v in fields.items()}
+    if overrides:  # as create_model records them: one flat dict of names
+        flat = override_names(info, overrides)
+        parts["overrides"] = {k: _as_tuples(v) for k, v in flat.items()}
     if "class_names" in metadata:
         parts["labels"] = tuple(json.loads(metadata["class_names"]))
     if "palette" in metadata:
