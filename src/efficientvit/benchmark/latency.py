@@ -36,12 +36,16 @@ def measure_latency(model: nn.Module, x: torch.Tensor, *, warmup: int = 2, repea
     return Latency(median_ms=statistics.median(times), min_ms=min(times), repeats=repeats)
 
 
-def machine_description() -> str:
-    """CPU model, cores, torch threads and torch version: printed beside every timing."""
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux; the platform's processor name elsewhere)."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
     except (OSError, StopIteration):
-        pass
+        return platform.processor() or platform.machine()
+
+
+def machine_description() -> str:
+    """CPU model, cores, torch threads and torch version: printed beside every timing."""
+    cpu = cpu_model()
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"

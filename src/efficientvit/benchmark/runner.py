@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from efficientvit.benchmark.backends import BACKENDS, PreparedBackend, export_cache_at, prepare_backend
-from efficientvit.benchmark.latency import Latency
+from efficientvit.benchmark.latency import Latency, cpu_model
 from efficientvit.benchmark.macs import count_params
 from efficientvit.benchmark.peers import (
     ATTENTION_MAPS,
@@ -224,12 +224,7 @@ def count_macs_meta(build: Callable[[], nn.Module], inputs: Callable[[], Sequenc
 
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, torch threads, library versions and load average."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     try:
         import onnxruntime
 

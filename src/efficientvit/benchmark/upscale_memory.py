@@ -20,18 +20,18 @@ from PIL import Image
 
 from efficientvit.benchmark.latency import machine_description
 from efficientvit.inference.super_resolution import DEFAULT_TILE, upscale
+from efficientvit.sizes import parse_pair
 from efficientvit.zoo import create_model
 
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"WxH"`` as (width, height)."""
     try:
-        width, height = (int(v) for v in text.lower().split("x"))
+        return parse_pair(text, square=False)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 4000x3000") from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be >= 1")
-    return width, height
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not WIDTHxHEIGHT (sides >= 1), e.g. 4000x3000"
+        ) from None
 
 
 def smooth_image(width: int, height: int, seed: int = 0) -> torch.Tensor:

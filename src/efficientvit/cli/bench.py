@@ -26,6 +26,7 @@ from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError
 from efficientvit.extras import install_command, require, require_extra
 from efficientvit.runtime.rules import onnxruntime_available
+from efficientvit.sizes import parse_pair
 from efficientvit.zoo import get_model_info
 
 SPEEDUP_TARGET = 2.0
@@ -420,9 +421,8 @@ def _split(text: str) -> list[str]:
 
 def _parse_resolution(text: str) -> tuple[int, int]:
     try:
-        height, width = (int(side) for side in text.lower().split("x"))
+        return parse_pair(text, square=False)
     except ValueError:
-        raise EfficientViTError(f"--resolutions: {text!r} is not HxW (e.g. 1024x2048)") from None
-    if height < 1 or width < 1:
-        raise EfficientViTError(f"--resolutions: {text!r} has a side < 1")
-    return height, width
+        raise EfficientViTError(
+            f"--resolutions: {text!r} is not HxW with sides >= 1 (e.g. 1024x2048)"
+        ) from None

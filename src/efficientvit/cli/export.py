@@ -13,6 +13,7 @@ from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.extras import require, require_extra
 from efficientvit.inference.preprocess import TASK_NAMES
 from efficientvit.pretrained import read_saved
+from efficientvit.sizes import parse_pair
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
@@ -23,16 +24,10 @@ _SEED = 0
 
 def resolution(text: str) -> tuple[int, int]:
     """argparse type: ``HxW`` or ``N`` (square), positive integers."""
-    parts = text.lower().split("x")
     try:
-        if len(parts) not in (1, 2):
-            raise ValueError
-        sides = tuple(int(part) for part in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH or N, got {text!r}") from None
-    if min(sides) < 1:
-        raise argparse.ArgumentTypeError(f"sides must be >= 1, got {text!r}")
-    return (sides[0], sides[-1])
+        return parse_pair(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH or N with sides >= 1: {err}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.sizes import parse_pair
 from efficientvit.train.config import FIELD_RULES, RESUMABLE_FIELDS, TrainConfig, check_field
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
 from efficientvit.train.report import format_metrics
@@ -15,11 +16,7 @@ from efficientvit.train.report import format_metrics
 
 def _size(text: str) -> tuple[int, int]:
     """``512`` or ``512x1024`` (height x width)."""
-    parts = text.lower().split("x")
-    if len(parts) not in (1, 2):
-        raise ValueError(text)
-    values = [int(p) for p in parts]
-    return (values[0], values[-1])
+    return parse_pair(text)
 
 
 def setting(name: str, convert: Callable[[str], Any] = int) -> Callable[[str], Any]:
