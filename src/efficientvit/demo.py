@@ -34,7 +34,7 @@ TIMED = (
 
 def zoo_table() -> str:
     """Every registered model with its parameters and MACs at the paper resolution."""
-    from efficientvit.cli.models import describe, format_table
+    from efficientvit.model_table import describe, format_table
 
     return format_table([describe(name) for name in list_models()])
 

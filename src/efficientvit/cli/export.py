@@ -12,12 +12,12 @@ from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.extras import require, require_extra
 from efficientvit.inference.preprocess import TASK_NAMES
+from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.pretrained import read_saved
 from efficientvit.sizes import parse_pair
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
-SIZE_MULTIPLE = 32
 PARTS = ("encoder", "decoder")
 _SEED = 0
 
@@ -94,19 +94,19 @@ def check_arguments(info: ModelInfo, part: str | None, size: tuple[int, int] | N
 
 def check_resolution(model: nn.Module, size: tuple[int, int], *, dynamic: bool) -> None:
     """Refuse a traced size that the exported graph could not serve, naming a valid one."""
-    from efficientvit.export.onnx import _smallest_dynamic_side
+    from efficientvit.export.onnx import smallest_dynamic_side
 
     info: ModelInfo = model.info  # type: ignore[assignment]
     if info.task == "sam":
         return  # the encoder keeps its traced size; only the batch is dynamic
     height, width = size
     multiple = info.task == "seg" or dynamic
-    smallest = _smallest_dynamic_side(model) if dynamic else SIZE_MULTIPLE if multiple else 1
-    if (multiple and (height % SIZE_MULTIPLE or width % SIZE_MULTIPLE)) or min(size) < smallest:
-        valid = "x".join(str(max(smallest, -(-side // SIZE_MULTIPLE) * SIZE_MULTIPLE)) for side in size)
+    smallest = smallest_dynamic_side(model) if dynamic else OUTPUT_STRIDE if multiple else 1
+    if (multiple and (height % OUTPUT_STRIDE or width % OUTPUT_STRIDE)) or min(size) < smallest:
+        valid = "x".join(str(max(smallest, -(-side // OUTPUT_STRIDE) * OUTPUT_STRIDE)) for side in size)
         why = "a segmenter's" if info.task == "seg" else "a dynamic export's"
         raise EfficientViTError(
-            f"--resolution {height}x{width}: {why} sides must be multiples of {SIZE_MULTIPLE}"
+            f"--resolution {height}x{width}: {why} sides must be multiples of {OUTPUT_STRIDE}"
             + (f" and at least {smallest}" if dynamic else "")
             + f", e.g. --resolution {valid}"
             + (" (or --static)" if dynamic and info.task == "cls" else "")

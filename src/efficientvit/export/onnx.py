@@ -42,6 +42,7 @@ from efficientvit.errors import EfficientViTError
 from efficientvit.export.fuse import fuse_model
 from efficientvit.extras import require
 from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
+from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.models.classification import EfficientViTClassifier
 from efficientvit.models.sam import EfficientViTSam
 from efficientvit.models.segmentation import EfficientViTSeg
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from torch.export import Dim
 
 METADATA_PREFIX = "efficientvit."
-_SIZE_MULTIPLE = 32
 _MAX_SIDE = 8192
 _MAX_BATCH = 4096
 _MAX_POINTS = 1024
@@ -279,17 +279,17 @@ def _image_spec(
         shapes[2] = Dim("height", min=_SR_MIN_SIDE, max=_MAX_SIDE)
         shapes[3] = Dim("width", min=_SR_MIN_SIDE, max=_MAX_SIDE)
     elif dynamic and graph != "sam_image_encoder":
-        smallest = _smallest_dynamic_side(model)
+        smallest = smallest_dynamic_side(model)
         for axis, name, side in ((2, "height", height), (3, "width", width)):
-            if side % _SIZE_MULTIPLE or side < smallest:
+            if side % OUTPUT_STRIDE or side < smallest:
                 raise EfficientViTError(
-                    f"dynamic export traces at {height}x{width}: sides must be multiples of {_SIZE_MULTIPLE}"
+                    f"dynamic export traces at {height}x{width}: sides must be multiples of {OUTPUT_STRIDE}"
                     f" and at least {smallest}; pass such a resolution, or dynamic=False"
                 )
             blocks = Dim(
-                f"{name}_div{_SIZE_MULTIPLE}", min=smallest // _SIZE_MULTIPLE, max=_MAX_SIDE // _SIZE_MULTIPLE
+                f"{name}_div{OUTPUT_STRIDE}", min=smallest // OUTPUT_STRIDE, max=_MAX_SIDE // OUTPUT_STRIDE
             )
-            shapes[axis] = _SIZE_MULTIPLE * blocks
+            shapes[axis] = OUTPUT_STRIDE * blocks
     channels = getattr(getattr(info, "backbone", None), "in_channels", 3)  # in_chans=N models take N
     example = torch.randn(2 if dynamic else 1, channels, height, width)  # batch 2: a traced 1 would be fixed
     spec = {
@@ -302,11 +302,11 @@ def _image_spec(
     return graph, spec
 
 
-def _smallest_dynamic_side(model: nn.Module) -> int:
+def smallest_dynamic_side(model: nn.Module) -> int:
     """The smallest side (a multiple of 32) at which the last stage, at stride 32, has more tokens than the
     attention head dimension in both directions together."""
     head_dim = int(getattr(model.backbone.config, "head_dim", 0))
-    return _SIZE_MULTIPLE * max(1, math.isqrt(head_dim) + 1)
+    return OUTPUT_STRIDE * max(1, math.isqrt(head_dim) + 1)
 
 
 def _decoder_spec(dynamic: bool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 from efficientvit.export.onnx import METADATA_PREFIX
 from efficientvit.extras import require
+from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.zoo import ModelInfo, get_model_info, override_names
 
 _NUMPY_TYPES = {
@@ -71,7 +72,7 @@ class OnnxRuntimeModel(nn.Module):
         """What the file holds: classifier, segmenter, sam_image_encoder or sam_prompt_decoder (or None)."""
         self.info = info if info is not None else _info_from_metadata(self.metadata)
         if self.graph == "segmenter":
-            self.size_divisor = 32
+            self.size_divisor = OUTPUT_STRIDE
 
     def forward(
         self, *inputs: torch.Tensor, **named: torch.Tensor

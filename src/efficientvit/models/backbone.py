@@ -58,6 +58,9 @@ class LargeStage:
     scales: tuple[int, ...] = (5,)
 
 
+OUTPUT_STRIDE = 32
+"""The deepest stage's stride: dense predictors (segmenters) take image sides that are multiples of it."""
+
 L_STAGES = (
     LargeStage("res", 1),
     LargeStage("fused_mb", 4),

@@ -13,7 +13,7 @@ from torch import nn
 from efficientvit.errors import EfficientViTError
 from efficientvit.layers import ConvNormAct, OpSequential, UpSample
 from efficientvit.layers.types import ActFactory
-from efficientvit.models.backbone import BackboneConfig, LargeBackboneConfig, build_backbone
+from efficientvit.models.backbone import OUTPUT_STRIDE, BackboneConfig, LargeBackboneConfig, build_backbone
 from efficientvit.models.fusion import AddFusion, refinement_blocks
 from efficientvit.pretrained import PretrainedMixin
 
@@ -66,7 +66,7 @@ class EfficientViTSeg(nn.Module, PretrainedMixin):
     """EfficientViT segmenter: ``(B, 3, H, W)`` images, H and W multiples of 32, to
     ``(B, num_classes, H / 8, W / 8)`` logits (upsample them to the image size yourself)."""
 
-    size_divisor = 32
+    size_divisor = OUTPUT_STRIDE
 
     def __init__(self, backbone: nn.Module, head: SegHead) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms.v2 import InterpolationMode
 
+from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.tasks.common import normalize
 from efficientvit.tasks.opencv_resize import resize_cubic_opencv
 
@@ -51,8 +52,8 @@ Protocol = Literal["official", "efficientvit"]
 PROTOCOLS: tuple[Protocol, ...] = ("official", "efficientvit")
 """The evaluation protocols, the official evaluator's first (the default of ``efficientvit eval``)."""
 
-SIZE_DIVISOR = 32
-"""Segmenters take sides that are multiples of this (their deepest stage has stride 32)."""
+SIZE_DIVISOR = OUTPUT_STRIDE
+"""Segmenters take sides that are multiples of this: the backbone's ``OUTPUT_STRIDE``."""
 MAX_FULL_SIZE_LOGITS = 2**26
 """Up to this many classes * H * W elements (256 MB in float32) logits are resized to the output size."""
 
