@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from efficientvit.data.build import DATASET_KINDS  # noqa: F401  (registers the layouts)
+from efficientvit.data.layouts import layout_names
 from efficientvit.errors import EfficientViTError
 from efficientvit.sizes import parse_pair
 from efficientvit.train.config import FIELD_RULES, RESUMABLE_FIELDS, TrainConfig, check_field
@@ -44,7 +46,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
     parser.add_argument("--data", required=required, help="dataset root folder")
     parser.add_argument(
         "--dataset",
-        choices=("imagenet", "cityscapes", "ade20k", "folder"),
+        choices=layout_names(),
         default=None,
         help="dataset layout (default: detected from the root)",
     )

@@ -21,6 +21,7 @@ from efficientvit.data.common import (
     require_dir,
 )
 from efficientvit.data.labels import ADE20K_CLASSES
+from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["ADE20KDataset", "ade20k_split_folder"]
@@ -91,3 +92,18 @@ class ADE20KDataset(FileDataset):
         if self.transform is None:
             return image, mask
         return self.transform(image, mask)
+
+
+register_layout(
+    DatasetLayout(
+        name="ade20k",
+        task="seg",
+        description="ade20k: ROOT/[ADEChallengeData2016/]images/{training,validation}/*.jpg + "
+        "annotations/...",
+        detect=lambda root: (root / _FOLDER).is_dir() or (root / "images" / "training").is_dir(),
+        build=lambda root, split, *, transform, scale, on_error: ADE20KDataset(
+            root, split, transform=transform, on_error=on_error
+        ),
+        eval_short_side=512,
+    )
+)

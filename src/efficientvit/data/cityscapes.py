@@ -21,6 +21,7 @@ from efficientvit.data.common import (
     require_dir,
 )
 from efficientvit.data.labels import CITYSCAPES_CLASSES
+from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["CITYSCAPES_ID_TO_TRAIN_ID", "CityscapesDataset", "cityscapes_train_id_table"]
@@ -122,3 +123,16 @@ class CityscapesDataset(FileDataset):
         if self.transform is None:
             return image, mask
         return self.transform(image, mask)
+
+
+register_layout(
+    DatasetLayout(
+        name="cityscapes",
+        task="seg",
+        description="cityscapes: ROOT/leftImg8bit/{train,val}/CITY/*_leftImg8bit.png + ROOT/gtFine/...",
+        detect=lambda root: (root / "leftImg8bit").is_dir(),
+        build=lambda root, split, *, transform, scale, on_error: CityscapesDataset(
+            root, split, transform=transform, on_error=on_error
+        ),
+    )
+)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from efficientvit.data.common import FileDataset, OnError, find_images, load_image, require_dir
+from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["ImageFolderDataset"]
@@ -75,3 +76,17 @@ class ImageFolderDataset(FileDataset):
         if self.transform is None:
             return image, label
         return self.transform(image, label)
+
+
+register_layout(
+    DatasetLayout(
+        name="imagenet",
+        task="cls",
+        description="imagenet: ROOT/{train,val}/CLASS/*.JPEG",
+        detect=lambda root: True,  # any folder of class folders
+        build=lambda root, split, *, transform, scale, on_error: ImageFolderDataset(
+            root, split, transform=transform, on_error=on_error
+        ),
+        generic=True,
+    )
+)

@@ -18,6 +18,7 @@ from efficientvit.data.common import (
     read_mask,
     require_dir,
 )
+from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["SegmentationFolderDataset", "read_class_names"]
@@ -103,3 +104,24 @@ class SegmentationFolderDataset(FileDataset):
         if self.transform is None:
             return image, mask
         return self.transform(image, mask)
+
+
+def _is_segmentation_folder(path: Path) -> bool:
+    return (path / "images").is_dir() and (path / "masks").is_dir()
+
+
+register_layout(
+    DatasetLayout(
+        name="folder",
+        task="seg",
+        description="folder: ROOT/[SPLIT/]images/*.jpg|png + ROOT/[SPLIT/]masks/*.png + ROOT/classes.txt",
+        detect=lambda root: (
+            _is_segmentation_folder(root)
+            or any(_is_segmentation_folder(child) for child in root.iterdir() if child.is_dir())
+        ),
+        build=lambda root, split, *, transform, scale, on_error: SegmentationFolderDataset(
+            root, split, transform=transform, on_error=on_error
+        ),
+        generic=True,
+    )
+)

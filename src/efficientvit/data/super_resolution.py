@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from efficientvit.data.common import FileDataset, OnError, find_images, load_image, require_dir
+from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
 __all__ = ["SuperResolutionFolderDataset", "bicubic_downscale"]
@@ -96,3 +97,17 @@ class SuperResolutionFolderDataset(FileDataset):
         hr = hr.as_subclass(torch.Tensor)[:, : height - height % s, : width - width % s]  # (3, h*s, w*s)
         lr = bicubic_downscale(hr, s)  # (3, h, w) uint8
         return lr.float() / 255.0, hr.float() / 255.0
+
+
+register_layout(
+    DatasetLayout(
+        name="folder",
+        task="sr",
+        description="folder: ROOT/*.png, ROOT/{train,val}/*.png or ROOT/DIV2K_{train,valid}_HR/*.png",
+        detect=lambda root: True,  # any folder of images
+        build=lambda root, split, *, transform, scale, on_error: SuperResolutionFolderDataset(
+            root, split, scale=scale, transform=transform, on_error=on_error
+        ),
+        generic=True,
+    )
+)

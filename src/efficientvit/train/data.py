@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from efficientvit.data.build import build_dataset, detect_dataset
+from efficientvit.data.layouts import get_layout
 from efficientvit.data.transforms import (
     classification_batch_transform,
     classification_eval_transform,
@@ -89,7 +90,7 @@ def _transforms(
                 std=info.std,
             )
             return train, evaluation
-        short_side = config.eval_short_side or (512 if kind == "ade20k" else None)
+        short_side = config.eval_short_side or get_layout(config.task, kind).eval_short_side
         return train, segmentation_eval_transform(short_side=short_side, mean=info.mean, std=info.std)
     return super_resolution_train_transform(config.patch_size), None
 
