@@ -28,6 +28,7 @@ from efficientvit.data.labels import (
     imagenet_classes,
 )
 from efficientvit.errors import EfficientViTError
+from efficientvit.files import not_regular_message, special_kind
 from efficientvit.models import (
     BACKBONES,
     BackboneConfig,
@@ -384,6 +385,8 @@ def create_model(
     ``out_indices`` (see ``efficientvit.models.timm_api``).
     """
     saved = hint = None
+    if weights is not None and (kind := special_kind(weights)) is not None:  # before any work
+        raise EfficientViTError(not_regular_message(weights, kind, "checkpoint file"))
     if weights is not None:
         from efficientvit.pretrained import read_saved
 
