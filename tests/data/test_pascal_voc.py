@@ -13,13 +13,17 @@ from PIL import Image
 from efficientvit.cli import main
 from efficientvit.data.build import DATASET_KINDS, build_dataset, detect_dataset
 from efficientvit.data.common import IGNORE_INDEX
-from efficientvit.data.pascal_voc import VOC_CLASSES, PascalVOCDataset, voc_palette, write_synthetic_voc
+from efficientvit.data.layouts import get_layout
+from efficientvit.data.pascal_voc import VOC_CLASSES, PascalVOCDataset, voc_palette
 from efficientvit.errors import EfficientViTError
 
 
 @pytest.fixture(scope="module")
 def voc(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_voc(tmp_path_factory.mktemp("voc"), num_train=8, num_val=4)
+    """The layout's own synthetic writer, as the registry gives it."""
+    writer = get_layout("seg", "pascal_voc").write_synthetic
+    assert writer is not None
+    return writer(tmp_path_factory.mktemp("voc"), num_train=8, num_val=4)
 
 
 def test_the_devkit_colour_map_and_classes() -> None:

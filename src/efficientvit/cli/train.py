@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from efficientvit.data.build import DATASET_KINDS  # noqa: F401  (registers the layouts)
 from efficientvit.data.layouts import layout_names
 from efficientvit.errors import EfficientViTError
 from efficientvit.sizes import parse_pair

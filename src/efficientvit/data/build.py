@@ -1,7 +1,7 @@
 """Build a task's dataset from a folder, detecting its on-disk layout when not named.
 
-The layouts are the registry of :mod:`efficientvit.data.layouts`; importing their modules below registers
-them (a new layout: one module, and its name in this import).
+The layouts are the registry of :mod:`efficientvit.data.layouts` (a new layout: one module, and its name in
+``LAYOUT_MODULES`` there).
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ from typing import Any, get_args
 
 from torch.utils.data import Dataset
 
-from efficientvit.data import (  # noqa: F401  (each registers its layouts)
-    ade20k,
-    cityscapes,
-    classification,
-    pascal_voc,
-    segmentation_folder,
-    super_resolution,
-)
 from efficientvit.data.common import OnError, require_dir
 from efficientvit.data.layouts import get_layout, layouts_for
 from efficientvit.errors import EfficientViTError

@@ -1,13 +1,14 @@
 """Dataset layouts: each on-disk layout a task can train and evaluate on is one registered object.
 
 A layout module (``ade20k.py``, ``cityscapes.py``, ``pascal_voc.py``, ...) defines its dataset class and
-registers a :class:`DatasetLayout` with :func:`register_layout`; ``data/build.py`` imports the layout modules,
-and detection, ``build_dataset``, the choices of ``efficientvit train --dataset`` and the evaluation defaults
-read the registry. Adding a layout is one new module plus its import in ``data/build.py``.
+registers a :class:`DatasetLayout` with :func:`register_layout`. The accessors below import the modules of
+``LAYOUT_MODULES`` first, so detection, ``build_dataset``, the choices of ``efficientvit train --dataset`` and
+the evaluation defaults always see every layout. Adding a layout is one new module plus its name there.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,26 @@ class DatasetLayout:
     """``write_synthetic(root, *, num_train, num_val, size, seed)``: a tiny learnable copy, for tests."""
 
 
+LAYOUT_MODULES = (
+    "cityscapes",
+    "ade20k",
+    "pascal_voc",
+    "segmentation_folder",
+    "classification",
+    "super_resolution",
+)
+"""The modules of ``efficientvit.data`` that register layouts; specific layouts of a task are detected in this
+order."""
+
 _LAYOUTS: dict[tuple[str, str], DatasetLayout] = {}
+
+
+def _registered() -> dict[tuple[str, str], DatasetLayout]:
+    """The registry, once every module of ``LAYOUT_MODULES`` has registered its layouts (imported on first
+    use: the layout modules import this one)."""
+    for module in LAYOUT_MODULES:
+        importlib.import_module(f"efficientvit.data.{module}")
+    return _LAYOUTS
 
 
 def register_layout(layout: DatasetLayout) -> DatasetLayout:
@@ -55,7 +75,7 @@ def register_layout(layout: DatasetLayout) -> DatasetLayout:
 
 def layouts_for(task: str) -> list[DatasetLayout]:
     """The layouts of ``task`` in detection order: specific ones as registered, then generic ones."""
-    layouts = [layout for (kind, _), layout in _LAYOUTS.items() if kind == task]
+    layouts = [layout for (kind, _), layout in _registered().items() if kind == task]
     return [layout for layout in layouts if not layout.generic] + [
         layout for layout in layouts if layout.generic
     ]
@@ -63,12 +83,12 @@ def layouts_for(task: str) -> list[DatasetLayout]:
 
 def layout_names() -> tuple[str, ...]:
     """Every registered layout name, once (``efficientvit train --dataset`` choices)."""
-    return tuple(dict.fromkeys(name for _, name in _LAYOUTS))
+    return tuple(dict.fromkeys(name for _, name in _registered()))
 
 
 def get_layout(task: str, name: str) -> DatasetLayout:
     """The layout ``name`` of ``task``; an error naming the accepted ones otherwise."""
-    if (task, name) not in _LAYOUTS:
+    if (task, name) not in _registered():
         accepted = "; ".join(layout.description for layout in layouts_for(task))
         raise EfficientViTError(
             f"unknown {task} dataset {name!r}; use one of "
