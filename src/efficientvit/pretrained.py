@@ -38,6 +38,7 @@ from torch import nn
 from efficientvit import json_output
 from efficientvit.atomic import atomic_write, atomic_write_text
 from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.registry import get_task
 
 if TYPE_CHECKING:
     from efficientvit.zoo import ModelInfo, Palette
@@ -63,12 +64,6 @@ MODEL_CARD_NAME = "README.md"
 TRAIN_FORMAT = "efficientvit-train"  # efficientvit.train.checkpoint.FORMAT (not imported: train is heavy)
 TRAIN_KEY = "pretrained"
 """The key of a run's checkpoint (``best.pt`` / ``last.pt``) that holds the same dict as ``config.json``."""
-PIPELINE_TAGS = {
-    "cls": "image-classification",
-    "seg": "image-segmentation",
-    "sam": "mask-generation",
-    "sr": "image-to-image",
-}
 
 M = TypeVar("M", bound="PretrainedMixin")
 
@@ -404,14 +399,9 @@ def check_palette(palette: object, count: int | None, *, source: str) -> Palette
 def default_palette(class_names: Sequence[str], count: int, base: Palette | None) -> Palette:
     """A colour per class: a known dataset's own palette when the names are its classes, else ``base``'s
     first colours, then ADE20K's, then evenly spread hues (for more than 150 + ``len(base)`` classes)."""
-    from efficientvit.data.labels import (
-        ADE20K_CLASSES,
-        ADE20K_PALETTE,
-        CITYSCAPES_CLASSES,
-        CITYSCAPES_PALETTE,
-    )
+    from efficientvit.data.labels import ADE20K_PALETTE, SEGMENTATION_LABELS
 
-    known = {CITYSCAPES_CLASSES: CITYSCAPES_PALETTE, ADE20K_CLASSES: ADE20K_PALETTE}
+    known = dict(SEGMENTATION_LABELS.values())  # class names -> their palette
     if tuple(class_names) in known:
         return known[tuple(class_names)]
     colours = list(dict.fromkeys([*(base or ()), *ADE20K_PALETTE]))[:count]
@@ -522,7 +512,7 @@ def _model_card(config: dict[str, Any], load_name: str) -> str:
     shown = f"\n\nClasses: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}." if names else ""
     return (
         "---\nlibrary_name: efficientvit\n"
-        f"pipeline_tag: {PIPELINE_TAGS.get(config['task'], 'image-feature-extraction')}\n"
+        f"pipeline_tag: {get_task(config['task']).pipeline_tag}\n"
         "tags:\n- efficientvit\n---\n\n"
         f"# {config['model_name']}{classes}\n\n"
         f"EfficientViT `{config['model_name']}`{classes}, saved by efficientvit "

@@ -19,13 +19,11 @@ from typing import Any, Literal
 from torch import nn
 
 from efficientvit.data.labels import (
-    ADE20K_CLASSES,
-    ADE20K_PALETTE,
-    CITYSCAPES_CLASSES,
-    CITYSCAPES_PALETTE,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    imagenet_classes,
+    SEGMENTATION_LABELS,
+    dataset_class_count,
+    dataset_classes,
 )
 from efficientvit.errors import EfficientViTError
 from efficientvit.files import not_regular_message, special_kind
@@ -35,13 +33,11 @@ from efficientvit.models import (
     ClsHeadConfig,
     LargeBackboneConfig,
     SegHeadConfig,
-    build_classifier,
-    build_segmenter,
 )
-from efficientvit.models.sam import SamNeckConfig, build_sam
-from efficientvit.models.super_resolution import SR_CONFIGS, SuperResolutionConfig, build_super_resolution
+from efficientvit.models.sam import SamNeckConfig
+from efficientvit.models.super_resolution import SR_CONFIGS, SuperResolutionConfig
+from efficientvit.tasks.registry import TaskName, get_task
 
-Task = Literal["cls", "seg", "sam", "sr"]
 Dataset = Literal["imagenet", "cityscapes", "ade20k", "sa-1b", "div2k"]
 
 CLS_HUB_REPO = "han-cai/efficientvit-cls"
@@ -89,7 +85,7 @@ class ModelInfo:
     """Everything the registry knows about one model name."""
 
     name: str
-    task: Task
+    task: TaskName
     dataset: Dataset
     backbone: BackboneConfig | LargeBackboneConfig | SuperResolutionConfig
     """The backbone; for super-resolution the whole model's config."""
@@ -130,12 +126,13 @@ class ModelInfo:
         model's (empty for SAM, super-resolution and a new class count without names)."""
         if self.labels is not None:
             return self.labels
-        if self.dataset == "imagenet":
-            names = imagenet_classes() if self.num_classes == 1000 else ()  # read lazily: torchvision
-        else:
-            names = {"cityscapes": CITYSCAPES_CLASSES, "ade20k": ADE20K_CLASSES}.get(self.dataset, ())
-        return names if len(names) == self.num_classes else ()
+        if self.num_classes == 0 or self.num_classes != dataset_class_count(self.dataset):
+            return ()
+        return dataset_classes(self.dataset)  # ImageNet's are read lazily (torchvision)
 
+
+CLS_CROP_RATIO = 0.95
+"""The official evaluation's centre crop of ImageNet classifiers: resize to ``resolution / 0.95``."""
 
 CLS_HEADS = {
     "b0": ClsHeadConfig(widths=(1024, 1280)),
@@ -158,31 +155,35 @@ CLS_RESOLUTIONS = {
 
 
 def _seg(
-    width: int, depth: int, expand: float, block: str, final_expand: int | None, classes: int
+    dataset: Dataset, width: int, depth: int, expand: float, block: str, final_expand: int | None
 ) -> SegHeadConfig:
-    """A segmentation head config in one table row."""
+    """A segmentation head config in one table row, with a class for each of ``dataset``'s labels."""
     return SegHeadConfig(
         width=width,
         depth=depth,
         expand_ratio=expand,
         block=block,
         final_expand=final_expand,
-        num_classes=classes,
+        num_classes=dataset_class_count(dataset),
     )
 
 
+_SEG_ROWS: dict[tuple[str, Dataset], tuple[int, int, float, str, int | None]] = {
+    # (size, dataset): (width, depth, expand_ratio, block, final_expand)
+    ("b0", "cityscapes"): (32, 1, 4, "mb", 4),
+    ("b1", "cityscapes"): (64, 3, 4, "mb", 4),
+    ("b2", "cityscapes"): (96, 3, 4, "mb", 4),
+    ("b3", "cityscapes"): (128, 3, 4, "mb", 4),
+    ("l1", "cityscapes"): (256, 3, 1, "fused_mb", None),
+    ("l2", "cityscapes"): (256, 5, 1, "fused_mb", None),
+    ("b1", "ade20k"): (64, 3, 4, "mb", None),
+    ("b2", "ade20k"): (96, 3, 4, "mb", None),
+    ("b3", "ade20k"): (128, 3, 4, "mb", None),
+    ("l1", "ade20k"): (128, 3, 4, "fused_mb", 8),
+    ("l2", "ade20k"): (128, 3, 4, "fused_mb", 8),
+}
 SEG_HEADS: dict[tuple[str, Dataset], SegHeadConfig] = {
-    ("b0", "cityscapes"): _seg(32, 1, 4, "mb", 4, 19),
-    ("b1", "cityscapes"): _seg(64, 3, 4, "mb", 4, 19),
-    ("b2", "cityscapes"): _seg(96, 3, 4, "mb", 4, 19),
-    ("b3", "cityscapes"): _seg(128, 3, 4, "mb", 4, 19),
-    ("l1", "cityscapes"): _seg(256, 3, 1, "fused_mb", None, 19),
-    ("l2", "cityscapes"): _seg(256, 5, 1, "fused_mb", None, 19),
-    ("b1", "ade20k"): _seg(64, 3, 4, "mb", None, 150),
-    ("b2", "ade20k"): _seg(96, 3, 4, "mb", None, 150),
-    ("b3", "ade20k"): _seg(128, 3, 4, "mb", None, 150),
-    ("l1", "ade20k"): _seg(128, 3, 4, "fused_mb", 8, 150),
-    ("l2", "ade20k"): _seg(128, 3, 4, "fused_mb", 8, 150),
+    (size, dataset): _seg(dataset, *row) for (size, dataset), row in _SEG_ROWS.items()
 }
 SEG_RESOLUTIONS: dict[Dataset, tuple[int, int]] = {"cityscapes": (1024, 2048), "ade20k": (512, 512)}
 
@@ -217,7 +218,7 @@ def _build_registry() -> dict[str, ModelInfo]:
             "dataset": "imagenet",
             "backbone": BACKBONES[size],
             "head": head,
-            "crop_ratio": 0.95,
+            "crop_ratio": CLS_CROP_RATIO,
         }
         registry[f"efficientvit-{size}"] = ModelInfo(
             name=f"efficientvit-{size}", resolution=(224, 224), checkpoint=None, **common
@@ -236,7 +237,7 @@ def _build_registry() -> dict[str, ModelInfo]:
             head=head,
             resolution=SEG_RESOLUTIONS[dataset],
             checkpoint=HubFile(SEG_HUB_REPO, f"efficientvit_seg_{size}_{dataset}.pt"),
-            palette={"cityscapes": CITYSCAPES_PALETTE, "ade20k": ADE20K_PALETTE}[dataset],
+            palette=SEGMENTATION_LABELS[dataset][1],
         )
     for size, (backbone, neck, resolution) in SAM_MODELS.items():
         name = f"efficientvit-sam-{size}"
@@ -355,7 +356,7 @@ def _with_labels(
         from efficientvit.pretrained import check_palette
 
         info = dataclasses.replace(info, palette=check_palette(palette, count, source=info.name))
-    elif info.task == "seg" and (info.palette is None or len(info.palette) != count):
+    elif get_task(info.task).dense and (info.palette is None or len(info.palette) != count):
         from efficientvit.pretrained import default_palette
 
         info = dataclasses.replace(info, palette=default_palette(info.class_names, count, info.palette))
@@ -399,11 +400,7 @@ def create_model(
         palette = saved.palette if palette is None else palette
     info = _apply_overrides(get_model_info(name), overrides)
     info = _with_labels(info, class_names, palette)
-    if isinstance(info.backbone, SuperResolutionConfig):
-        model = build_super_resolution(info.backbone)
-    else:
-        build = {"cls": build_classifier, "seg": build_segmenter, "sam": build_sam}[info.task]
-        model = build(info.backbone, info.head)
+    model = get_task(info.task).build_model(info)
     model.info = info  # type: ignore[assignment]  # metadata for preprocessing, labels and palettes
     if weights is not None:
         from efficientvit.weights import load_weights

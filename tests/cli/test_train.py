@@ -54,7 +54,7 @@ def test_user_errors_are_one_line(cli: Callable, synthetic: Callable[..., Path],
         "leftImg8bit", "ADEChallengeData2016", "masks"
     )
     cli("eval", "--task", "cls", *SEG[2:], "--data", synthetic("imagenet")).assert_user_error(
-        "is a seg model, not a cls model"
+        "is a segmentation model, not a classification model"
     )
 
 

@@ -12,7 +12,7 @@ how a backend is built (see :mod:`efficientvit.runtime.runner` for what each one
   classifiers and the SAM image encoder) in ONNX Runtime's CPU provider, intra-op threads = ``threads``.
   Setup = export + session creation.
 
-The graph is the one the model's task runs first (``TASK_GRAPHS[model.info.task][0]``: classifier,
+The graph is the one the model's task runs first (``get_task(model.info.task).graphs[0]``: classifier,
 segmenter, sam_image_encoder for an EfficientViT-SAM, upscaler). The export cache is pointed at ``workdir``
 while a backend is prepared (:func:`export_cache_at`), so that an export is really done, and timed, in every
 benchmark run. A runner checks the model's weights before each call (so the timed call includes that check,
@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.runtime import BACKENDS, TASK_GRAPHS, Runner, release, runner_for
+from efficientvit.runtime import BACKENDS, Runner, release, runner_for
+from efficientvit.tasks.registry import get_task
 
 __all__ = ["BACKENDS", "CACHE_ENV", "PreparedBackend", "export_cache_at", "graph_of", "prepare_backend"]
 
@@ -86,10 +87,7 @@ def graph_of(model: nn.Module) -> str:
     info = getattr(model, "info", None)
     if info is None:
         return DEFAULT_GRAPH
-    try:
-        return TASK_GRAPHS[info.task][0]
-    except KeyError:
-        raise EfficientViTError(f"{info.name}: no runtime graph for the task {info.task!r}") from None
+    return get_task(info.task).graphs[0]
 
 
 def prepare_backend(

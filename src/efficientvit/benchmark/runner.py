@@ -66,6 +66,7 @@ from efficientvit.benchmark.peers import (
 )
 from efficientvit.benchmark.sgemm import SgemmPeak, measure_sgemm, sgemm_fraction
 from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.registry import get_task, task_names
 from efficientvit.zoo import create_model, get_model_info
 
 DEFAULT_PEERS: tuple[str, ...] = ("segformer", "sam", "attention")
@@ -81,11 +82,11 @@ SAM_IMAGE_SIZE = (480, 640)
 """(H, W) of the uint8 image given to the SAM predictors (VGA, a typical photo's aspect)."""
 SAM_BOX = (160.0, 120.0, 480.0, 360.0)
 """The one box prompt of the predictor rows, x0, y0, x1, y1 in the image's pixels (its middle quarter)."""
-SEGMENT_ENTRY = "segment()"
-CLASSIFY_ENTRY = "classify()"
-SET_IMAGE_ENTRY = "SamPredictor.set_image()"
-PIPELINE_ENTRIES: tuple[str, ...] = (SEGMENT_ENTRY, CLASSIFY_ENTRY, SET_IMAGE_ENTRY)
-"""The inference entry points the ``pipelines`` group times, each a prefix of its rows' model names."""
+PIPELINE_ENTRIES: tuple[str, ...] = tuple(
+    entry for name in task_names() if (entry := get_task(name).entry) is not None
+)
+"""The inference entry points the ``pipelines`` group times (``Task.entry``), each a prefix of its rows' model
+names."""
 
 
 def pipeline_backend(backend: str) -> str:
@@ -351,7 +352,7 @@ class _Run:
             self.official_sam()
         if "official-onnx" in peers:
             for name in models:
-                if get_model_info(name).task == "seg":
+                if get_task(get_model_info(name).task).dense:
                     self.official_onnx(name)
         if "pipelines" in peers:
             for name in models:
@@ -366,7 +367,7 @@ class _Run:
 
     def _resolutions(self, name: str) -> tuple[tuple[int, int], ...]:
         info = get_model_info(name)
-        return self.settings.resolutions if info.task == "seg" else (info.resolution,)
+        return self.settings.resolutions if get_task(info.task).dense else (info.resolution,)
 
     def ours(self, name: str, resolution: tuple[int, int]) -> None:
         """Our model ``name`` through every requested backend at ``resolution``."""
@@ -599,57 +600,32 @@ class _Run:
 
     def pipelines(self, name: str) -> None:
         """What a user gets without flags, end to end on random uint8 images, default (``auto``) against
-        ``backend="eager"``: ``segment`` at every run resolution (``short_side`` and ``max_side`` set so the
-        model sees exactly that size), ``classify`` of one image at the model's resolution, or
+        ``backend="eager"``: the task's entry point (``Task.entry_call``), ``segment`` at every run resolution
+        (the model sees exactly that size), ``classify`` of one image at the model's resolution, or
         ``SamPredictor.set_image`` of a 480x640 image. Super-resolution models have no pipeline row."""
-        from efficientvit.inference import classify, segment
-        from efficientvit.sam import SamPredictor
-
         info = get_model_info(name)
+        task = get_task(info.task)
+        if task.entry_call is None or task.entry is None:
+            return
         model = create_model(name).eval()
-        if info.task == "seg":
-            for height, width in self.settings.resolutions:
-                image = _random_image((height, width))
-                for backend in PIPELINE_BACKENDS:
-
-                    def call(
-                        b: str = backend, image: torch.Tensor = image, h: int = height, w: int = width
-                    ) -> None:
-                        segment(model, image, short_side=min(h, w), max_side=max(h, w), backend=b)
-
-                    self.timed_pipeline(
-                        pipeline_row(SEGMENT_ENTRY, name),
-                        backend,
-                        _format_resolution((height, width)),
-                        call,
-                        model=model,
-                        graphs=("segmenter",),
-                        note="resize, normalise, model, upsample, argmax",
-                    )
-        elif info.task == "cls":
-            image = _random_image(info.resolution)
+        sizes = (
+            self.settings.resolutions
+            if task.dense
+            else (SAM_IMAGE_SIZE,)
+            if task.fixed_frame
+            else (info.resolution,)
+        )
+        for size in sizes:
+            image = _random_image(size)
             for backend in PIPELINE_BACKENDS:
                 self.timed_pipeline(
-                    pipeline_row(CLASSIFY_ENTRY, name),
+                    pipeline_row(task.entry, name),
                     backend,
-                    _format_resolution(info.resolution),
-                    lambda b=backend: classify(model, [image], backend=b),
+                    _format_resolution(size),
+                    task.entry_call(model, image, backend),
                     model=model,
-                    graphs=("classifier",),
-                    note="resize, crop, normalise, model, top-5",
-                )
-        elif info.task == "sam":
-            array = _random_image(SAM_IMAGE_SIZE).permute(1, 2, 0).numpy()  # (H, W, 3) uint8
-            for backend in PIPELINE_BACKENDS:
-                predictor = SamPredictor(model, backend=backend)
-                self.timed_pipeline(
-                    pipeline_row(SET_IMAGE_ENTRY, name),
-                    backend,
-                    _format_resolution(SAM_IMAGE_SIZE),
-                    lambda p=predictor: p.set_image(array),
-                    model=model,
-                    graphs=("sam_image_encoder",),
-                    note="resize, normalise, pad, image encoder",
+                    graphs=task.graphs[:1],
+                    note=task.entry_steps,
                 )
 
     def timed_pipeline(

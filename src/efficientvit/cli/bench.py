@@ -27,6 +27,7 @@ from efficientvit.errors import EfficientViTError
 from efficientvit.extras import install_command, require, require_extra
 from efficientvit.runtime.rules import onnxruntime_available
 from efficientvit.sizes import parse_pair
+from efficientvit.tasks.registry import get_task
 from efficientvit.zoo import get_model_info
 
 SPEEDUP_TARGET = 2.0
@@ -139,7 +140,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     models = _split(args.models)
     infos = [get_model_info(name) for name in models]  # unknown names raise, with suggestions
     resolutions = tuple(_parse_resolution(text) for text in _split(args.resolutions))
-    if any(info.task == "seg" for info in infos) or "segformer" in args.peers:
+    if any(get_task(info.task).dense for info in infos) or "segformer" in args.peers:
         for height, width in resolutions:
             if height % 32 or width % 32:
                 raise EfficientViTError(f"--resolutions {height}x{width}: sides must be multiples of 32")

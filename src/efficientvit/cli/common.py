@@ -16,8 +16,8 @@ from tqdm import tqdm
 from efficientvit.data.images import read_image
 from efficientvit.devices import parse_device
 from efficientvit.errors import EfficientViTError, one_line
-from efficientvit.inference.preprocess import require_task
-from efficientvit.runtime import BACKENDS, TASK_GRAPHS, onnxruntime_providers, runner_for
+from efficientvit.runtime import BACKENDS, onnxruntime_providers, runner_for
+from efficientvit.tasks.registry import get_task, require_task
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def load_backend_model(args: argparse.Namespace, task: str) -> nn.Module:
     onnx_file = getattr(args, "onnx", None)
     if onnx_file is None:
         model = load_model(args.model, args.weights, args.device, task)
-        for graph in TASK_GRAPHS[task]:
+        for graph in get_task(task).graphs:
             runner_for(model, graph, args.backend).prepare()
         return model
     if args.backend not in ("auto", "onnxruntime"):
@@ -160,7 +160,8 @@ def load_backend_model(args: argparse.Namespace, task: str) -> nn.Module:
 
 def check_onnx_model(runtime: OnnxRuntimeModel, info: ModelInfo) -> None:
     """Refuse an ONNX file that does not hold ``info``'s model with shapes its inference function can feed."""
-    path, graph, expected = runtime.path, runtime.graph, TASK_GRAPHS[info.task][0]
+    task = get_task(info.task)
+    path, graph, expected = runtime.path, runtime.graph, task.graphs[0]
     if graph is None or runtime.info is None:
         raise EfficientViTError(f"{path} has no efficientvit metadata; export it with `efficientvit export`")
     if graph != expected:
@@ -173,16 +174,16 @@ def check_onnx_model(runtime: OnnxRuntimeModel, info: ModelInfo) -> None:
             f"{path} was exported from {runtime.info.name}, not {info.name}: pass --model {runtime.info.name}"
         )
     height, width = runtime.session.get_inputs()[0].shape[2:]
-    if info.task == "seg" and (isinstance(height, int) or isinstance(width, int)):
+    if task.own_size and (isinstance(height, int) or isinstance(width, int)):
         raise EfficientViTError(
-            f"{path} takes only {height}x{width} images (exported with --static); segmentation resizes "
-            "images to their own aspect ratio: export it without --static"
+            f"{path} takes only {height}x{width} images (exported with --static); {task.title} keeps "
+            "each image's own aspect ratio: export it without --static"
         )
     fixed = isinstance(height, int) and isinstance(width, int)
-    if info.task == "cls" and fixed and (height, width) != tuple(info.resolution):
+    if not task.own_size and fixed and (height, width) != tuple(info.resolution):
         expected_size = "x".join(map(str, info.resolution))
         raise EfficientViTError(
-            f"{path} takes {height}x{width} images but {info.name} classifies at {expected_size}: "
+            f"{path} takes {height}x{width} images but {info.name} runs at {expected_size}: "
             f"export it with --resolution {expected_size} or without --static"
         )
 

@@ -9,6 +9,7 @@ from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.cli.common import add_backend_arguments, positive_int
 from efficientvit.cli.train import add_data_arguments
+from efficientvit.tasks.registry import get_task
 from efficientvit.tasks.segmentation import PROTOCOLS
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         shutdown_distributed()
     if not is_main_process():
         return 0
-    protocol = f", {args.protocol} protocol" if config.task == "seg" else ""
+    protocol = f", {args.protocol} protocol" if get_task(config.task).dense else ""
     print(f"{config.model} on {config.data} ({args.split}, {metrics['images']} images{protocol})")
     print(format_metrics(config.task, metrics, metrics.get("class_names", ())))
     if args.json:

@@ -11,14 +11,18 @@ from torch import nn
 from efficientvit.cli.common import positive_int
 from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.extras import require, require_extra
-from efficientvit.inference.preprocess import TASK_NAMES
 from efficientvit.models.backbone import OUTPUT_STRIDE
+from efficientvit.models.sam.model import EMBED_DIM, EMBEDDING_SIZE, PROMPT_FRAME
 from efficientvit.pretrained import read_saved
 from efficientvit.sizes import parse_pair
+from efficientvit.tasks.registry import get_task, task_names
+from efficientvit.tasks.sam import LOW_RES
 from efficientvit.weights import load_weights
 from efficientvit.zoo import ModelInfo, create_model, get_model_info
 
 PARTS = ("encoder", "decoder")
+PART_TITLES = {"encoder": "image encoder", "decoder": "prompt decoder"}
+"""How the printed summary names a part, for models that have several."""
 _SEED = 0
 
 
@@ -77,16 +81,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_arguments(info: ModelInfo, part: str | None, size: tuple[int, int] | None) -> str:
     """The part to export (``encoder`` for every non-SAM model), after refusing options that do not apply."""
-    if info.task not in ("cls", "seg", "sam"):
+    task = get_task(info.task)
+    if not task.export_parts:
+        exported = [get_task(name).title for name in task_names() if get_task(name).export_parts]
         raise EfficientViTError(
-            f"{info.name} is a {TASK_NAMES.get(info.task, info.task)} model; ONNX export supports "
-            "classification, segmentation and SAM models"
+            f"{info.name} is a {task.title} model; ONNX export supports {', '.join(exported)} models"
         )
-    if part is not None and info.task != "sam":
+    if part is not None and len(task.export_parts) < 2:
         raise EfficientViTError(
-            f"--part applies to SAM models only; {info.name} is a {TASK_NAMES[info.task]} model: drop --part"
+            f"--part applies to SAM models only; {info.name} is a {task.title} model: drop --part"
         )
-    part = part or "encoder"
+    part = part or task.export_parts[0]
     if part == "decoder" and size is not None:
         raise EfficientViTError("--resolution does not apply to --part decoder (it takes 64x64 embeddings)")
     return part
@@ -97,19 +102,20 @@ def check_resolution(model: nn.Module, size: tuple[int, int], *, dynamic: bool) 
     from efficientvit.export.onnx import smallest_dynamic_side
 
     info: ModelInfo = model.info  # type: ignore[assignment]
-    if info.task == "sam":
+    task = get_task(info.task)
+    if task.fixed_frame:
         return  # the encoder keeps its traced size; only the batch is dynamic
     height, width = size
-    multiple = info.task == "seg" or dynamic
+    multiple = task.size_divisor > 1 or dynamic
     smallest = smallest_dynamic_side(model) if dynamic else OUTPUT_STRIDE if multiple else 1
     if (multiple and (height % OUTPUT_STRIDE or width % OUTPUT_STRIDE)) or min(size) < smallest:
         valid = "x".join(str(max(smallest, -(-side // OUTPUT_STRIDE) * OUTPUT_STRIDE)) for side in size)
-        why = "a segmenter's" if info.task == "seg" else "a dynamic export's"
+        why = f"a {task.title} model's" if task.size_divisor > 1 else "a dynamic export's"
         raise EfficientViTError(
             f"--resolution {height}x{width}: {why} sides must be multiples of {OUTPUT_STRIDE}"
             + (f" and at least {smallest}" if dynamic else "")
             + f", e.g. --resolution {valid}"
-            + (" (or --static)" if dynamic and info.task == "cls" else "")
+            + (" (or --static)" if dynamic and task.size_divisor == 1 else "")
         )
 
 
@@ -119,10 +125,10 @@ def example_inputs(model: nn.Module, size: tuple[int, int] | None) -> tuple[torc
     generator = torch.Generator().manual_seed(_SEED)
     if size is None:  # SamPromptDecoder
         return (
-            torch.randn(1, 256, 64, 64, generator=generator),
-            torch.rand(1, 3, 2, generator=generator) * 1024,
+            torch.randn(1, EMBED_DIM, EMBEDDING_SIZE, EMBEDDING_SIZE, generator=generator),
+            torch.rand(1, 3, 2, generator=generator) * PROMPT_FRAME,
             torch.tensor([[1.0, 2.0, 3.0]]),  # a foreground click, then the box's two corners
-            torch.zeros(1, 1, 256, 256),
+            torch.zeros(1, 1, LOW_RES, LOW_RES),
             torch.zeros(1),
         )
     return (torch.randn(1, 3, *size, generator=generator),)
@@ -208,8 +214,8 @@ def run(args: argparse.Namespace) -> int:
     difference, within, output_shapes = max_difference(model, runtime, inputs)
 
     what = info.name
-    if info.task == "sam":
-        what += " prompt decoder" if part == "decoder" else " image encoder"
+    if len(get_task(info.task).export_parts) > 1:
+        what += f" {PART_TITLES[part]}"
     shapes = "static shapes" if args.static else "dynamic shapes"
     fused = "BatchNorms kept" if args.no_fuse else "BatchNorms folded"
     size_bytes, opset = describe(path)

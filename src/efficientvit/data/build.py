@@ -9,29 +9,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from torch.utils.data import Dataset
 
 from efficientvit.data.common import OnError, require_dir
 from efficientvit.data.layouts import get_layout, layouts_for
 from efficientvit.errors import EfficientViTError
-from efficientvit.train.config import TaskName
+from efficientvit.tasks.registry import TaskName, get_task, task_names
 
 __all__ = ["DATASET_KINDS", "build_dataset", "detect_dataset"]
 
-TASKS: tuple[TaskName, ...] = get_args(TaskName)
-
 DATASET_KINDS: dict[str, tuple[str, ...]] = {
-    task: tuple(layout.name for layout in layouts_for(task)) for task in TASKS
+    task: tuple(layout.name for layout in layouts_for(task)) for task in task_names(trainable=True)
 }
 """The dataset layouts each task accepts (the ``dataset`` argument of :func:`build_dataset`), in detection
 order."""
 
 
 def _check_task(task: str) -> None:
-    if task not in DATASET_KINDS:
-        raise EfficientViTError(f"unknown task {task!r}; use one of {', '.join(DATASET_KINDS)}")
+    if not get_task(task).trainable:  # an unknown name raises here
+        raise EfficientViTError(
+            f"the {get_task(task).title} task has no datasets here; use one of {', '.join(DATASET_KINDS)}"
+        )
 
 
 def _accepted(task: str) -> str:
@@ -55,7 +55,7 @@ def detect_dataset(root: str | os.PathLike[str], task: TaskName) -> str:
         if layout.detect(path):
             return layout.name
     raise EfficientViTError(
-        f"{path}: not a segmentation dataset layout this package knows; accepted: {_accepted(task)}"
+        f"{path}: not a {get_task(task).title} dataset layout this package knows; accepted: {_accepted(task)}"
     )
 
 

@@ -131,6 +131,7 @@ register_layout(
         task="seg",
         description="cityscapes: ROOT/leftImg8bit/{train,val}/CITY/*_leftImg8bit.png + ROOT/gtFine/...",
         detect=lambda root: (root / "leftImg8bit").is_dir(),
+        official_input=(1024, 2048),
         build=lambda root, split, *, transform, scale, on_error: CityscapesDataset(
             root, split, transform=transform, on_error=on_error
         ),

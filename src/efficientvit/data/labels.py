@@ -26,7 +26,11 @@ __all__ = [
     "CITYSCAPES_CLASSES",
     "CITYSCAPES_PALETTE",
     "IMAGENET_MEAN",
+    "IMAGENET_NUM_CLASSES",
     "IMAGENET_STD",
+    "SEGMENTATION_LABELS",
+    "dataset_class_count",
+    "dataset_classes",
     "imagenet_classes",
 ]
 
@@ -92,6 +96,32 @@ ADE20K_PALETTE: tuple[tuple[int, int, int], ...] = (
     (184, 255, 0), (0, 133, 255), (255, 214, 0), (25, 194, 194), (102, 255, 0), (92, 0, 255),
 )
 # fmt: on
+
+
+IMAGENET_NUM_CLASSES = 1000
+"""ImageNet-1k's class count (its names come from torchvision on first use: :func:`imagenet_classes`)."""
+
+Palette = tuple[tuple[int, int, int], ...]
+
+SEGMENTATION_LABELS: dict[str, tuple[tuple[str, ...], Palette]] = {
+    "cityscapes": (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
+    "ade20k": (ADE20K_CLASSES, ADE20K_PALETTE),
+}
+"""The class names and colours of the segmentation datasets the official models are trained on."""
+
+
+def dataset_class_count(dataset: str) -> int:
+    """How many classes the dataset ``dataset`` labels (0 for one without classes, such as SA-1B)."""
+    if dataset == "imagenet":
+        return IMAGENET_NUM_CLASSES
+    return len(SEGMENTATION_LABELS.get(dataset, ((), ()))[0])
+
+
+def dataset_classes(dataset: str) -> tuple[str, ...]:
+    """The class names of ``dataset`` in label order (empty for one without classes)."""
+    if dataset == "imagenet":
+        return imagenet_classes()
+    return SEGMENTATION_LABELS.get(dataset, ((), ()))[0]
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.registry import TaskName
 
 __all__ = ["DatasetLayout", "get_layout", "layout_names", "layouts_for", "register_layout"]
 
@@ -26,8 +27,8 @@ class DatasetLayout:
 
     name: str
     """What ``--dataset`` calls it, e.g. ``"pascal_voc"``."""
-    task: str
-    """The task it serves: ``"cls"``, ``"seg"`` or ``"sr"``."""
+    task: TaskName
+    """The name of the task it serves (:mod:`efficientvit.tasks.registry`)."""
     description: str
     """The layout in one line, for error messages: ``"pascal_voc: ROOT/JPEGImages/*.jpg + ..."``."""
     detect: Callable[[Path], bool]
@@ -36,6 +37,10 @@ class DatasetLayout:
     """``build(root, split, *, transform, scale, on_error)``: the split as a dataset."""
     eval_short_side: int | None = None
     """The evaluation's shorter side by default (ADE20K: 512); None keeps each image's size."""
+    official_input: tuple[int, int] | None = None
+    """The (h, w) the official evaluator feeds the model for every image of this layout, whatever its size
+    (Cityscapes: 1024x2048); None: the shorter side to ``eval_short_side`` (see
+    :func:`efficientvit.tasks.segmentation.official_size`)."""
     generic: bool = False
     """A catch-all layout, detected after every specific one (a plain ``images/`` + ``masks/`` folder)."""
     write_synthetic: Callable[..., Path] | None = None
@@ -53,10 +58,11 @@ LAYOUT_MODULES = (
 """The modules of ``efficientvit.data`` that register layouts; specific layouts of a task are detected in this
 order."""
 
-_LAYOUTS: dict[tuple[str, str], DatasetLayout] = {}
+_LAYOUTS: dict[str, dict[str, DatasetLayout]] = {}
+"""Task name -> layout name -> layout, in registration order."""
 
 
-def _registered() -> dict[tuple[str, str], DatasetLayout]:
+def _registered() -> dict[str, dict[str, DatasetLayout]]:
     """The registry, once every module of ``LAYOUT_MODULES`` has registered its layouts (imported on first
     use: the layout modules import this one)."""
     for module in LAYOUT_MODULES:
@@ -66,16 +72,16 @@ def _registered() -> dict[tuple[str, str], DatasetLayout]:
 
 def register_layout(layout: DatasetLayout) -> DatasetLayout:
     """Add ``layout`` to the registry (a second layout of one name for one task is an error)."""
-    key = (layout.task, layout.name)
-    if key in _LAYOUTS and _LAYOUTS[key] != layout:
+    layouts = _LAYOUTS.setdefault(layout.task, {})
+    if layouts.get(layout.name, layout) != layout:
         raise ValueError(f"a {layout.task} dataset layout named {layout.name!r} is already registered")
-    _LAYOUTS[key] = layout
+    layouts[layout.name] = layout
     return layout
 
 
 def layouts_for(task: str) -> list[DatasetLayout]:
     """The layouts of ``task`` in detection order: specific ones as registered, then generic ones."""
-    layouts = [layout for (kind, _), layout in _registered().items() if kind == task]
+    layouts = list(_registered().get(task, {}).values())
     return [layout for layout in layouts if not layout.generic] + [
         layout for layout in layouts if layout.generic
     ]
@@ -83,15 +89,16 @@ def layouts_for(task: str) -> list[DatasetLayout]:
 
 def layout_names() -> tuple[str, ...]:
     """Every registered layout name, once (``efficientvit train --dataset`` choices)."""
-    return tuple(dict.fromkeys(name for _, name in _registered()))
+    return tuple(dict.fromkeys(name for layouts in _registered().values() for name in layouts))
 
 
 def get_layout(task: str, name: str) -> DatasetLayout:
     """The layout ``name`` of ``task``; an error naming the accepted ones otherwise."""
-    if (task, name) not in _registered():
+    layout = _registered().get(task, {}).get(name)
+    if layout is None:
         accepted = "; ".join(layout.description for layout in layouts_for(task))
         raise EfficientViTError(
             f"unknown {task} dataset {name!r}; use one of "
             f"{', '.join(layout.name for layout in layouts_for(task))} ({accepted})"
         )
-    return _LAYOUTS[(task, name)]
+    return layout

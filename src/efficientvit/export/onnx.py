@@ -45,8 +45,10 @@ from efficientvit.layers.attention import OFFICIAL_EPS, LiteMLA
 from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.models.classification import EfficientViTClassifier
 from efficientvit.models.sam import EfficientViTSam
+from efficientvit.models.sam.model import EMBED_DIM, EMBEDDING_SIZE, PROMPT_FRAME
 from efficientvit.models.segmentation import EfficientViTSeg
 from efficientvit.models.super_resolution import EfficientViTSR
+from efficientvit.tasks.sam import LOW_RES
 from efficientvit.zoo import ModelInfo, get_model_info
 
 if TYPE_CHECKING:
@@ -315,10 +317,10 @@ def _decoder_spec(dynamic: bool) -> dict[str, Any]:
     3: a traced size of 1 would be fixed."""
     sets = 2 if dynamic else 1
     args = (
-        torch.randn(1, 256, 64, 64),
-        torch.rand(sets, 3, 2) * 1024,
+        torch.randn(1, EMBED_DIM, EMBEDDING_SIZE, EMBEDDING_SIZE),
+        torch.rand(sets, 3, 2) * PROMPT_FRAME,
         torch.tensor([[1.0, 2.0, 3.0]]).expand(sets, 3).contiguous(),
-        torch.zeros(sets, 1, 256, 256),
+        torch.zeros(sets, 1, LOW_RES, LOW_RES),
         torch.zeros(1),
     )
     from torch.export import Dim

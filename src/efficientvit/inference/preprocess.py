@@ -5,15 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.registry import require_task
 from efficientvit.zoo import ModelInfo
 
-TASK_NAMES = {
-    "cls": "classification",
-    "seg": "segmentation",
-    "sam": "segment-anything",
-    "sr": "super-resolution",
-}
+__all__ = ["check_image", "model_info", "model_placement", "require_task"]
 
 
 def check_image(image: torch.Tensor) -> None:
@@ -23,16 +18,6 @@ def check_image(image: torch.Tensor) -> None:
         raise ValueError(f"expected a uint8 image tensor (efficientvit.data.images.read_image), got {kind}")
     if image.ndim != 3 or image.shape[0] != 3 or image.shape[1] < 1 or image.shape[2] < 1:
         raise ValueError(f"expected an image of shape (3, H, W), got {tuple(image.shape)}")
-
-
-def require_task(info: ModelInfo, task: str) -> ModelInfo:
-    """``info`` itself if the model does ``task``; otherwise a user-facing error naming both tasks."""
-    if info.task != task:
-        raise EfficientViTError(
-            f"{info.name} is a {TASK_NAMES.get(info.task, info.task)} model, not a "
-            f"{TASK_NAMES.get(task, task)} model; `efficientvit models` lists each model's task"
-        )
-    return info
 
 
 def model_info(model: nn.Module, task: str) -> ModelInfo:

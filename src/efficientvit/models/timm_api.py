@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from efficientvit.errors import EfficientViTError
+from efficientvit.tasks.registry import get_task
 
 Indices = int | Sequence[int] | None
 """timm's index selection: None for all stages, an int ``n`` for the last ``n``, or explicit (negative ok)."""
@@ -149,11 +150,11 @@ def pretrained_cfg(model: nn.Module, *, first_conv: str, classifier: str | None)
 def _backbone_of(model: nn.Module, option: str) -> tuple[str, nn.Module]:
     """``(prefix, backbone)`` of a classifier or segmenter; other models raise one clear error."""
     info = getattr(model, "info", None)
-    task = info.task if info is not None else None
-    if task in ("cls", "seg") and hasattr(model, "backbone"):
+    if info is not None and get_task(info.task).labels_classes and hasattr(model, "backbone"):
         return "backbone.", model.backbone
     name = info.name if info is not None else type(model).__name__
-    hint = "; for SAM use model.image_encoder.backbone.forward_intermediates(x)" if task == "sam" else ""
+    sam = hasattr(model, "image_encoder")  # a SAM model's backbone sits in its image encoder
+    hint = "; for SAM use model.image_encoder.backbone.forward_intermediates(x)" if sam else ""
     raise EfficientViTError(
         f"{option} works for classifier and segmenter names (efficientvit-b*, efficientvit-l*, "
         f"efficientvit-seg-*), not {name}{hint}"

@@ -6,7 +6,7 @@ export cache).
 """
 
 from efficientvit.runtime.cache import cache_root
-from efficientvit.runtime.graphs import GRAPHS, TASK_GRAPHS, Graph
+from efficientvit.runtime.graphs import GRAPHS, Graph
 from efficientvit.runtime.rules import auto_backend
 from efficientvit.runtime.runner import (
     BACKEND_ENV,
@@ -25,7 +25,6 @@ __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "GRAPHS",
-    "TASK_GRAPHS",
     "Backend",
     "Graph",
     "Runner",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-__all__ = ["GRAPHS", "TASK_GRAPHS", "Graph", "graph"]
+__all__ = ["GRAPHS", "Graph", "graph"]
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,6 @@ GRAPHS: dict[str, Graph] = {
     # Tiles of every size (the last row and column of tiles are smaller).
     "upscaler": Graph("upscaler", _whole, dynamic=True, min_side=2),
 }
-
-
-TASK_GRAPHS: dict[str, tuple[str, ...]] = {
-    "cls": ("classifier",),
-    "seg": ("segmenter",),
-    "sam": ("sam_image_encoder", "sam_prompt_decoder"),
-    "sr": ("upscaler",),
-}
-"""The graphs each task's inference runs."""
 
 
 def graph(name: str) -> Graph:

@@ -25,6 +25,7 @@ from efficientvit.sam.decoder import DecodedMasks, decode_masks
 from efficientvit.sam.transforms import ResizeLongestSide
 from efficientvit.tasks import sam as sam_task
 from efficientvit.tasks.common import normalize
+from efficientvit.tasks.registry import is_task
 from efficientvit.tasks.sam import LOW_RES, preprocess_shape
 
 __all__ = ["EncodedImage", "SamPredictor", "image_tensor", "preprocess_shape"]
@@ -121,7 +122,7 @@ class SamPredictor:
 
     def __init__(self, model: nn.Module, *, backend: str | None = "auto") -> None:
         info = getattr(model, "info", None)
-        if info is None or getattr(info, "task", None) != "sam":
+        if not is_task(info, "sam"):
             raise EfficientViTError(
                 "SamPredictor needs an EfficientViT-SAM model built by "
                 "efficientvit.create_model('efficientvit-sam-...')"

@@ -8,15 +8,23 @@ same steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torchvision.transforms.v2.functional as TF
+from torch import nn
 from torchvision.transforms.v2 import InterpolationMode
 
 from efficientvit.tasks.common import normalize
+from efficientvit.tasks.registry import Task, Transforms
 
-__all__ = ["MAX_ASPECT", "preprocess", "top_k_labels"]
+if TYPE_CHECKING:
+    from efficientvit.train.config import TrainConfig
+    from efficientvit.train.tasks import TaskSpec
+    from efficientvit.zoo import ModelInfo
+
+__all__ = ["MAX_ASPECT", "TASK", "preprocess", "top_k_labels"]
 
 MAX_ASPECT = 3.0
 """Images more elongated than this are centre-cropped to it first; the final crop never reaches the rest."""
@@ -61,3 +69,76 @@ def top_k_labels(logits: torch.Tensor, k: int, names: Sequence[str]) -> list[lis
         [(_label(names, i), p) for i, p in zip(indices, values, strict=True)]
         for values, indices in zip(top.values.tolist(), top.indices.tolist(), strict=True)
     ]
+
+
+# The task: what the registry (efficientvit.tasks.registry) asks of classification.
+
+
+def _build_model(info: ModelInfo) -> nn.Module:
+    from efficientvit.models import build_classifier
+
+    return build_classifier(info.backbone, info.head)  # type: ignore[arg-type]
+
+
+def _training(*, label_smoothing: float = 0.1, **_: Any) -> TaskSpec:
+    from efficientvit.train.tasks import classification_task
+
+    return classification_task(label_smoothing=label_smoothing)
+
+
+def _transforms(config: TrainConfig, info: ModelInfo, layout: str, protocol: str) -> Transforms:
+    from efficientvit.data.transforms import classification_eval_transform, classification_train_transform
+    from efficientvit.zoo import CLS_CROP_RATIO
+
+    size = config.resolution or max(info.resolution)
+    train = classification_train_transform(size, mean=info.mean, std=info.std, randaugment=config.randaugment)
+    crop_ratio = info.crop_ratio or CLS_CROP_RATIO
+    evaluation = classification_eval_transform(size, crop_ratio=crop_ratio, mean=info.mean, std=info.std)
+    return train, evaluation
+
+
+def _batch_transform(config: TrainConfig, num_classes: int) -> Callable[..., Any] | None:
+    if config.mixup_alpha <= 0 and config.cutmix_alpha <= 0:
+        return None
+    from efficientvit.data.transforms import classification_batch_transform
+
+    return classification_batch_transform(
+        num_classes, mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha
+    )
+
+
+def _summary_table(metrics: dict[str, Any], class_names: Sequence[str]) -> str:
+    from efficientvit.train.report import number, table
+
+    return table(
+        [
+            ("metric", "value"),
+            ("top-1 (%)", number(metrics["top1"])),
+            ("top-5 (%)", number(metrics["top5"])),
+        ]
+    )
+
+
+def _entry_call(model: nn.Module, image: torch.Tensor, backend: str) -> Callable[[], object]:
+    from efficientvit.inference import classify
+
+    return lambda: classify(model, [image], backend=backend)
+
+
+TASK = Task(
+    name="cls",
+    title="classification",
+    pipeline_tag="image-classification",
+    graphs=("classifier",),
+    build_model=_build_model,
+    labels_classes=True,
+    export_parts=("encoder",),
+    batched_evaluation=True,
+    training=_training,
+    transforms=_transforms,
+    batch_transform=_batch_transform,
+    summary_table=_summary_table,
+    entry="classify()",
+    entry_steps="resize, crop, normalise, model, top-5",
+    entry_call=_entry_call,
+)

@@ -10,7 +10,8 @@ the longest side already has the encoder's size, so embeddings equal the officia
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,9 +20,16 @@ from PIL import Image
 
 from efficientvit.models.sam.model import PROMPT_FRAME
 from efficientvit.tasks.common import normalize
+from efficientvit.tasks.registry import Task
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from efficientvit.zoo import ModelInfo
 
 __all__ = [
     "LOW_RES",
+    "TASK",
     "binary_masks",
     "postprocess_masks",
     "preprocess",
@@ -116,3 +124,34 @@ def _resize_matrix(side: int, kept: int, size: int, device: torch.device, dtype:
         frame = F.interpolate(units, PROMPT_FRAME, mode="linear", align_corners=False)[..., :kept]
         resized = F.interpolate(frame, size, mode="linear", align_corners=False)  # (1, side, size)
         return resized[0].T.to(device, dtype).contiguous()
+
+
+# The task: what the registry (efficientvit.tasks.registry) asks of segment-anything.
+
+
+def _build_model(info: ModelInfo) -> nn.Module:
+    from efficientvit.models.sam import build_sam
+
+    return build_sam(info.backbone, info.head)  # type: ignore[arg-type]
+
+
+def _entry_call(model: nn.Module, image: torch.Tensor, backend: str) -> Callable[[], object]:
+    from efficientvit.sam import SamPredictor
+
+    predictor = SamPredictor(model, backend=backend)
+    array = image.permute(1, 2, 0).numpy()  # (H, W, 3) uint8, as segment-anything's predictor takes it
+    return lambda: predictor.set_image(array)
+
+
+TASK = Task(
+    name="sam",
+    title="segment-anything",
+    pipeline_tag="mask-generation",
+    graphs=("sam_image_encoder", "sam_prompt_decoder"),
+    build_model=_build_model,
+    fixed_frame=True,
+    export_parts=("encoder", "decoder"),
+    entry="SamPredictor.set_image()",
+    entry_steps="resize, normalise, pad, image encoder",
+    entry_call=_entry_call,
+)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,11 +29,20 @@ from torchvision.transforms.v2 import InterpolationMode
 from efficientvit.models.backbone import OUTPUT_STRIDE
 from efficientvit.tasks.common import normalize
 from efficientvit.tasks.opencv_resize import resize_cubic_opencv
+from efficientvit.tasks.registry import Task, Transforms
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from efficientvit.train.config import TrainConfig
+    from efficientvit.train.tasks import TaskSpec
+    from efficientvit.zoo import ModelInfo
 
 __all__ = [
     "MAX_FULL_SIZE_LOGITS",
     "PROTOCOLS",
     "SIZE_DIVISOR",
+    "TASK",
     "EvalInput",
     "Protocol",
     "argmax_channels",
@@ -81,31 +90,40 @@ def working_size(height: int, width: int, short_side: int, max_side: float) -> t
 
 
 def official_size(height: int, width: int, dataset: str, short_side: int | None = None) -> tuple[int, int]:
-    """The (h, w) the official evaluator feeds the model for an image of ``height`` x ``width``.
+    """The (h, w) the official evaluator feeds the model for an image of ``height`` x ``width`` of the
+    segmentation layout ``dataset`` (:mod:`efficientvit.data.layouts`).
 
-    Cityscapes: ``(s, 2 s)`` with ``s = short_side or 1024`` whatever the image. ADE20K (and other layouts
-    when ``short_side`` is given): the shorter side ``s = short_side or 512`` and the longer
-    ``ceil(long / short * s / 32) * 32``, the same float expression as the official code (a square image
-    keeps ``s`` on both sides). Other layouts without ``short_side``: the image's own size.
+    A layout with a fixed ``official_input`` (Cityscapes, 1024x2048): that size whatever the image, scaled to
+    the shorter side ``short_side`` when given. Otherwise the shorter side ``s = short_side`` or the layout's
+    ``eval_short_side`` (ADE20K: 512) and the longer ``ceil(long / short * s / 32) * 32``, the same float
+    expression as the official code (a square image keeps ``s`` on both sides); without either, the image's
+    own size.
     """
-    if dataset == "cityscapes":
-        side = short_side or 1024
-        return side, 2 * side
-    if dataset != "ade20k" and short_side is None:
+    from efficientvit.data.layouts import get_layout
+
+    layout = get_layout(TASK.name, dataset)
+    if layout.official_input is not None:
+        fixed_h, fixed_w = layout.official_input
+        side = short_side or fixed_h
+        return side, side * fixed_w // fixed_h
+    side = short_side or layout.eval_short_side
+    if side is None:
         return height, width
-    side = short_side or 512
     if height < width:
-        return side, math.ceil(width / height * side / 32) * 32
-    return math.ceil(height / width * side / 32) * 32, side
+        return side, math.ceil(width / height * side / SIZE_DIVISOR) * SIZE_DIVISOR
+    return math.ceil(height / width * side / SIZE_DIVISOR) * SIZE_DIVISOR, side
 
 
 def eval_size(
     height: int, width: int, *, protocol: Protocol, dataset: str, short_side: int | None = None
 ) -> tuple[int, int]:
-    """The model's input size (h, w) for a ``height`` x ``width`` evaluation image under ``protocol``."""
+    """The model's input size (h, w) for a ``height`` x ``width`` evaluation image of the layout ``dataset``
+    under ``protocol``."""
     if protocol == "official":
         return official_size(height, width, dataset, short_side)
-    side = short_side or (512 if dataset == "ade20k" else None)
+    from efficientvit.data.layouts import get_layout
+
+    side = short_side or get_layout(TASK.name, dataset).eval_short_side
     return (height, width) if side is None else working_size(height, width, side, math.inf)
 
 
@@ -256,3 +274,71 @@ def predict_labels(
     if tuple(logits.shape[-2:]) != (height, width):
         logits = upsample_logits(logits, (height, width), mode)  # (B, C, h, w), bounded by the input size
     return _nearest(argmax_channels(logits), *size)
+
+
+# The task: what the registry (efficientvit.tasks.registry) asks of semantic segmentation.
+
+
+def _build_model(info: ModelInfo) -> nn.Module:
+    from efficientvit.models import build_segmenter
+
+    return build_segmenter(info.backbone, info.head)  # type: ignore[arg-type]
+
+
+def _training(*, num_classes: int, protocol: Protocol = "efficientvit", **_: Any) -> TaskSpec:
+    from efficientvit.train.tasks import segmentation_task
+
+    return segmentation_task(num_classes, protocol=protocol)
+
+
+def _transforms(config: TrainConfig, info: ModelInfo, layout: str, protocol: str) -> Transforms:
+    from efficientvit.data.layouts import get_layout
+    from efficientvit.data.transforms import segmentation_eval_transform, segmentation_train_transform
+
+    crop = config.crop_size or (min(info.resolution), min(info.resolution))
+    train = segmentation_train_transform(tuple(crop), mean=info.mean, std=info.std)
+    if protocol == "official":
+        evaluation: Callable = EvalInput(
+            protocol=protocol, dataset=layout, short_side=config.eval_short_side, mean=info.mean, std=info.std
+        )
+        return train, evaluation
+    short_side = config.eval_short_side or get_layout(config.task, layout).eval_short_side
+    return train, segmentation_eval_transform(short_side=short_side, mean=info.mean, std=info.std)
+
+
+def _summary_table(metrics: dict[str, Any], class_names: Sequence[str]) -> str:
+    from efficientvit.train.report import number, table
+
+    names = list(class_names) or [f"class {i}" for i in range(len(metrics["per_class_iou"]))]
+    rows = [("class", "IoU (%)")]
+    rows += [(name, number(iou)) for name, iou in zip(names, metrics["per_class_iou"], strict=False)]
+    rows += [("mIoU", number(metrics["mIoU"])), ("pixel accuracy", number(metrics["pixel_acc"]))]
+    return table(rows)
+
+
+def _entry_call(model: nn.Module, image: torch.Tensor, backend: str) -> Callable[[], object]:
+    from efficientvit.inference import segment
+
+    height, width = image.shape[-2:]  # the model sees exactly this size
+    short_side, max_side = min(height, width), max(height, width)
+    return lambda: segment(model, image, short_side=short_side, max_side=max_side, backend=backend)
+
+
+TASK = Task(
+    name="seg",
+    title="segmentation",
+    pipeline_tag="image-segmentation",
+    graphs=("segmenter",),
+    build_model=_build_model,
+    labels_classes=True,
+    dense=True,
+    own_size=True,
+    size_divisor=SIZE_DIVISOR,
+    export_parts=("encoder",),
+    training=_training,
+    transforms=_transforms,
+    summary_table=_summary_table,
+    entry="segment()",
+    entry_steps="resize, normalise, model, upsample, argmax",
+    entry_call=_entry_call,
+)

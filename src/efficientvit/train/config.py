@@ -15,10 +15,10 @@ from efficientvit.atomic import atomic_write_text
 from efficientvit.devices import check_device_name
 from efficientvit.errors import EfficientViTError
 from efficientvit.files import regular_file
+from efficientvit.tasks.registry import TaskName, task_names
 
 __all__ = ["FIELD_RULES", "RESUMABLE_FIELDS", "AmpMode", "Rule", "TaskName", "TrainConfig", "check_field"]
 
-TaskName = Literal["cls", "seg", "sr"]
 AmpMode = Literal["auto", "none", "bf16", "fp16"]
 
 
@@ -199,7 +199,7 @@ MAX_SIDE = 4096
 3 GB; larger values are typing mistakes (``--crop-size 100000`` would ask for terabytes)."""
 
 FIELD_RULES: dict[str, Rule] = {
-    "task": _one_of(*get_args(TaskName)),
+    "task": _one_of(*task_names(trainable=True)),
     "num_classes": _within(1, 100_000, integer=True, optional=True),
     "epochs": _within(1, 100_000, integer=True),
     "batch_size": _within(1, 65_536, integer=True),

@@ -10,17 +10,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from efficientvit.data.build import build_dataset, detect_dataset
-from efficientvit.data.layouts import get_layout
-from efficientvit.data.transforms import (
-    classification_batch_transform,
-    classification_eval_transform,
-    classification_train_transform,
-    segmentation_eval_transform,
-    segmentation_train_transform,
-    super_resolution_train_transform,
-)
 from efficientvit.errors import EfficientViTError
-from efficientvit.tasks.segmentation import EvalInput, Protocol
+from efficientvit.tasks.registry import get_task
+from efficientvit.tasks.segmentation import Protocol
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.distributed import DistributedContext
 from efficientvit.train.sampler import ResumableBatchSampler, SeededDataset
@@ -69,30 +61,10 @@ def dataset_num_classes(dataset: Dataset) -> int:
 def _transforms(
     config: TrainConfig, info: ModelInfo, kind: str, protocol: Protocol = "efficientvit"
 ) -> tuple[Callable | None, Callable | None]:
-    if config.task == "cls":
-        size = config.resolution or max(info.resolution)
-        train = classification_train_transform(
-            size, mean=info.mean, std=info.std, randaugment=config.randaugment
-        )
-        evaluation = classification_eval_transform(
-            size, crop_ratio=info.crop_ratio or 0.95, mean=info.mean, std=info.std
-        )
-        return train, evaluation
-    if config.task == "seg":
-        crop = config.crop_size or (min(info.resolution), min(info.resolution))
-        train = segmentation_train_transform(tuple(crop), mean=info.mean, std=info.std)
-        if protocol == "official":
-            evaluation: Callable = EvalInput(
-                protocol=protocol,
-                dataset=kind,
-                short_side=config.eval_short_side,
-                mean=info.mean,
-                std=info.std,
-            )
-            return train, evaluation
-        short_side = config.eval_short_side or get_layout(config.task, kind).eval_short_side
-        return train, segmentation_eval_transform(short_side=short_side, mean=info.mean, std=info.std)
-    return super_resolution_train_transform(config.patch_size), None
+    transforms = get_task(config.task).transforms
+    if transforms is None:
+        raise EfficientViTError(f"the {get_task(config.task).title} task is not trained here")
+    return transforms(config, info, kind, protocol)
 
 
 def _loader(
@@ -109,7 +81,7 @@ def _loader(
 
 
 def _eval_batch_size(config: TrainConfig) -> int:
-    return config.eval_batch_size or (config.batch_size if config.task == "cls" else 1)
+    return config.eval_batch_size or (config.batch_size if get_task(config.task).batched_evaluation else 1)
 
 
 def _val_loader(
@@ -152,11 +124,8 @@ def build_run_data(config: TrainConfig, info: ModelInfo, context: DistributedCon
             f"{config.data}: the training split has {len(train_set)} samples, fewer than one batch of "
             f"{config.batch_size} per process; lower --batch-size"
         )
-    batch_transform = None
-    if config.task == "cls" and (config.mixup_alpha > 0 or config.cutmix_alpha > 0):
-        batch_transform = classification_batch_transform(
-            num_classes, mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha
-        )
+    make_batch_transform = get_task(config.task).batch_transform
+    batch_transform = make_batch_transform(config, num_classes) if make_batch_transform else None
     val, val_sampler = _val_loader(config, context, val_set)
     return RunData(
         train=_loader(train_set, train_sampler, config, context),

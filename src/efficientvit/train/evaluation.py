@@ -6,6 +6,7 @@ from typing import Any
 
 from efficientvit.errors import EfficientViTError
 from efficientvit.pretrained import read_saved
+from efficientvit.tasks.registry import get_task
 from efficientvit.tasks.segmentation import Protocol, check_protocol
 from efficientvit.train.config import TrainConfig
 from efficientvit.train.data import build_eval_data, dataset_num_classes
@@ -39,19 +40,20 @@ def evaluate_weights(
     """
     check_protocol(protocol)
     info = checked_model_info(config)
+    labels_classes = get_task(config.task).labels_classes
     context = init_distributed(config.device)
     loader, sampler, dataset = build_eval_data(config, info, context, split, protocol=protocol)
     overrides: dict[str, Any] = {}
     num_classes = config.num_classes or dataset_num_classes(dataset)
     saved = read_saved(weights) if weights is not None else None
     own = saved is not None and saved.model_name == config.model  # brings its own class count and names
-    if not own and config.task in ("cls", "seg") and num_classes and num_classes != info.num_classes:
+    if not own and labels_classes and num_classes and num_classes != info.num_classes:
         overrides["num_classes"] = num_classes
     model = create_model(config.model, weights=weights, **overrides)
     if (
         saved is not None
         and own
-        and config.task in ("cls", "seg")
+        and labels_classes
         and num_classes not in (0, model.info.num_classes)
     ):
         raise EfficientViTError(
@@ -67,7 +69,7 @@ def evaluate_weights(
         num_batches=len(sampler), progress=config.progress and context.is_main, backend=backend,
     )  # fmt: skip
     metrics["images"] = len(dataset)  # type: ignore[arg-type]
-    if config.task == "seg":
+    if get_task(config.task).dense:
         metrics["class_names"] = list(getattr(dataset, "classes", ()) or model.info.class_names)
         metrics["protocol"] = protocol
     return metrics

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from efficientvit.errors import EfficientViTError
-from efficientvit.runtime import TASK_GRAPHS, runner_for
+from efficientvit.runtime import runner_for
+from efficientvit.tasks.registry import get_task
 from efficientvit.train.distributed import all_reduce_sum
 from efficientvit.train.ema import ModelEma
 from efficientvit.train.optim import set_lr
@@ -149,7 +150,7 @@ def evaluate(
     """
     was_training = model.training
     model.eval()
-    run = model if backend == "eager" else runner_for(model, TASK_GRAPHS[task.name][0], backend)
+    run = model if backend == "eager" else runner_for(model, get_task(task.name).graphs[0], backend)
     total: Tensor | None = None
     for batch in tqdm(batches, total=num_batches, desc="eval", unit="batch", disable=not progress):
         inputs, target = _to(batch, device)

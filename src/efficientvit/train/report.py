@@ -1,4 +1,5 @@
-"""Plain-text summary tables of evaluation metrics, as the CLI prints them."""
+"""Plain-text tables of evaluation metrics, as the CLI prints them; each task lays out its own
+(``Task.summary_table`` in :mod:`efficientvit.tasks`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["format_metrics"]
+from efficientvit.tasks.registry import get_task
+
+__all__ = ["format_metrics", "number", "table"]
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """``rows`` (the first is the header) as aligned columns: the first left-aligned, the others right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
@@ -22,32 +26,16 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _number(value: float, digits: int = 2) -> str:
+def number(value: float | None, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals; ``"n/a"`` for a missing or NaN value."""
     return (
         "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
     )
 
 
 def format_metrics(task: str, metrics: dict[str, Any], class_names: Sequence[str] = ()) -> str:
-    """A table of ``metrics`` as returned by evaluation for ``task`` ("cls", "seg" or "sr")."""
-    if task == "cls":
-        return _table(
-            [
-                ("metric", "value"),
-                ("top-1 (%)", _number(metrics["top1"])),
-                ("top-5 (%)", _number(metrics["top5"])),
-            ]
-        )
-    if task == "sr":
-        return _table(
-            [
-                ("method", "PSNR-Y (dB)", "SSIM-Y"),
-                ("model", _number(metrics["psnr"]), _number(metrics["ssim"], 4)),
-                ("bicubic", _number(metrics["bicubic_psnr"]), _number(metrics["bicubic_ssim"], 4)),
-            ]
-        )
-    names = list(class_names) or [f"class {i}" for i in range(len(metrics["per_class_iou"]))]
-    rows = [("class", "IoU (%)")]
-    rows += [(name, _number(iou)) for name, iou in zip(names, metrics["per_class_iou"], strict=False)]
-    rows += [("mIoU", _number(metrics["mIoU"])), ("pixel accuracy", _number(metrics["pixel_acc"]))]
-    return _table(rows)
+    """A table of ``metrics`` as returned by evaluation for the task named ``task``."""
+    summary = get_task(task).summary_table
+    if summary is None:
+        raise ValueError(f"the {get_task(task).title} task is not evaluated here")
+    return summary(metrics, class_names)

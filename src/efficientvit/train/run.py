@@ -37,6 +37,7 @@ from efficientvit import json_output
 from efficientvit.atomic import atomic_write_text
 from efficientvit.errors import EfficientViTError
 from efficientvit.pretrained import pretrained_config
+from efficientvit.tasks.registry import get_task, require_task
 from efficientvit.train.checkpoint import (
     FORMAT,
     atomic_save,
@@ -92,13 +93,7 @@ def configure_determinism(config: TrainConfig) -> None:
 
 def checked_model_info(config: TrainConfig) -> ModelInfo:
     """The registry entry of ``config.model``, checked to do ``config.task``."""
-    info = get_model_info(config.model)
-    if info.task != config.task:
-        raise EfficientViTError(
-            f"{config.model} is a {info.task} model, not a {config.task} model; "
-            f"`efficientvit models` lists each model's task"
-        )
-    return info
+    return require_task(get_model_info(config.model), config.task)
 
 
 def build_training_model(
@@ -115,13 +110,14 @@ def build_training_model(
     """
     info = checked_model_info(config)
     overrides: dict[str, Any] = {}
-    if num_classes and config.task in ("cls", "seg") and num_classes != info.num_classes:
+    labels_classes = get_task(config.task).labels_classes
+    if num_classes and labels_classes and num_classes != info.num_classes:
         overrides["num_classes"] = num_classes
-    if config.task == "sr" and getattr(info, "scale", config.scale) != config.scale:
+    if info.scale > 1 and info.scale != config.scale:  # a super-resolution model for another factor
         overrides["scale"] = config.scale
     own_classes = dataset_kind == info.dataset and "num_classes" not in overrides and info.class_names
     count = overrides.get("num_classes") or info.num_classes
-    named = config.task in ("cls", "seg") and len(class_names) == count and not own_classes
+    named = labels_classes and len(class_names) == count and not own_classes
     names = list(class_names) if named else None
     model = create_model(config.model, class_names=names, **overrides)
     report = None

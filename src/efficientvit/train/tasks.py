@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from efficientvit.data.common import IGNORE_INDEX
 from efficientvit.metrics import (
     confusion_matrix,
     iou_from_confusion,
@@ -23,6 +24,7 @@ from efficientvit.metrics import (
     sr_psnr_ssim,
     topk_correct,
 )
+from efficientvit.tasks.registry import TaskName, get_task
 from efficientvit.tasks.segmentation import (
     SIZE_DIVISOR,
     Protocol,
@@ -30,11 +32,8 @@ from efficientvit.tasks.segmentation import (
     predict_labels,
     upsample_logits,
 )
-from efficientvit.train.config import TaskName
 
 __all__ = ["TaskName", "TaskSpec", "build_task", "classification_task", "segmentation_task", "sr_task"]
-
-IGNORE_INDEX = 255
 
 
 @dataclass(frozen=True)
@@ -142,18 +141,17 @@ def sr_task(scale: int) -> TaskSpec:
 
 
 def build_task(
-    task: TaskName,
+    task: str,
     *,
     num_classes: int = 0,
     label_smoothing: float = 0.1,
     scale: int = 2,
     protocol: Protocol = "efficientvit",
 ) -> TaskSpec:
-    """The :class:`TaskSpec` of ``task`` (``protocol``: the segmentation evaluation protocol)."""
-    if task == "cls":
-        return classification_task(label_smoothing=label_smoothing)
-    if task == "seg":
-        return segmentation_task(num_classes, protocol=protocol)
-    if task == "sr":
-        return sr_task(scale)
-    raise ValueError(f"unknown task {task!r}; expected cls, seg or sr")
+    """The :class:`TaskSpec` of the task named ``task`` (``protocol``: segmentation's evaluation protocol)."""
+    definition = get_task(task)
+    if definition.training is None:
+        raise ValueError(f"the {definition.title} task is not trained here")
+    return definition.training(
+        num_classes=num_classes, label_smoothing=label_smoothing, scale=scale, protocol=protocol
+    )
