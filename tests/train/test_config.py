@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from efficientvit.cli import main
 from efficientvit.errors import EfficientViTError
 from efficientvit.train.config import FIELD_RULES, TrainConfig
+from efficientvit.train.options import train_field, train_fields
 
 BASE = {"task": "cls", "model": "efficientvit-b0", "data": "data", "output": "run"}
 
@@ -98,3 +100,14 @@ def test_the_cli_refuses_nonsense_like_argparse_does(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"argument {option}: {text!r} is not " in err.strip().splitlines()[-1]
+
+
+def test_fields_describe_their_types_defaults_and_rules() -> None:
+    names = [field.name for field in train_fields()]
+    assert names == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert train_field("task").required and not train_field("epochs").required
+    assert train_field("crop_size").optional and train_field("crop_size").value_type == tuple[int, int]
+    assert train_field("amp").choices == ("auto", "none", "bf16", "fp16")
+    assert train_field("lr").value_type is float and train_field("lr").default == TrainConfig.lr
+    assert train_field("lr").meaning == FIELD_RULES["lr"].meaning
+    assert train_field("model").rule is None
