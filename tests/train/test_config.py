@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-from efficientvit.cli import main
+from efficientvit.cli import build_parser, main
+from efficientvit.cli.train import LEFT_OUT, SHARED_OPTIONS
 from efficientvit.errors import EfficientViTError
 from efficientvit.train.config import FIELD_RULES, TrainConfig
+from efficientvit.train.options import field_docs, train_field, train_fields
 
 BASE = {"task": "cls", "model": "efficientvit-b0", "data": "data", "output": "run"}
 
@@ -98,3 +102,56 @@ def test_the_cli_refuses_nonsense_like_argparse_does(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"argument {option}: {text!r} is not " in err.strip().splitlines()[-1]
+
+
+def _command(name: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[name]
+
+
+def _options(name: str) -> dict[str, argparse.Action]:
+    return {action.dest: action for action in _command(name)._actions if action.option_strings}
+
+
+def test_every_field_is_documented_and_has_an_option_or_a_reason_not_to() -> None:
+    options = _options("train")
+    for field in dataclasses.fields(TrainConfig):
+        assert field_docs(TrainConfig).get(field.name), f"TrainConfig.{field.name} has no docstring"
+        if field.name in LEFT_OUT:
+            assert LEFT_OUT[field.name].strip(), f"{field.name} is left out of the CLI without a reason"
+            assert field.name not in options, f"{field.name} is both an option and left out"
+        else:
+            assert field.name in options, f"TrainConfig.{field.name}: no train option, no LEFT_OUT reason"
+            assert options[field.name].default is None  # None: "not given", so resume sees what was asked
+    assert set(LEFT_OUT) <= {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def test_option_help_is_the_field_docstring_with_the_dataclass_default() -> None:
+    assert field_docs(TrainConfig)["lr"] == "Peak learning rate of AdamW."
+    default = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "lr")
+    lr_help = _options("train")["lr"].help
+    assert lr_help.startswith("peak learning rate of AdamW")
+    assert f"(default {default})" in lr_help
+    assert _options("train")["batch_size"].help.endswith(f"(default {TrainConfig.batch_size})")
+    assert not any("(default None)" in action.help for action in _options("train").values())
+    assert _options("train")["progress"].help == f"turn off {train_field('progress').help}"
+
+
+def test_fields_describe_their_types_defaults_and_rules() -> None:
+    names = [field.name for field in train_fields()]
+    assert names == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert train_field("task").required and not train_field("epochs").required
+    assert train_field("crop_size").optional and train_field("crop_size").value_type == tuple[int, int]
+    assert train_field("amp").choices == ("auto", "none", "bf16", "fp16")
+    assert train_field("lr").value_type is float and train_field("lr").default == TrainConfig.lr
+    assert train_field("lr").meaning == FIELD_RULES["lr"].meaning
+    assert train_field("model").rule is None
+
+
+def test_eval_takes_the_shared_data_options_with_the_same_flags_as_train() -> None:
+    train, evaluate = _options("train"), _options("eval")
+    for name in SHARED_OPTIONS:
+        assert evaluate[name].option_strings == train[name].option_strings
+        assert evaluate[name].required == (name in ("task", "model", "data"))
+        assert not train[name].required

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,44 @@ from efficientvit.errors import EfficientViTError
 from efficientvit.sizes import parse_pair
 from efficientvit.train.config import FIELD_RULES, RESUMABLE_FIELDS, TrainConfig, check_field
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
+from efficientvit.train.options import ConfigField, train_field, train_fields
 from efficientvit.train.report import format_metrics
 
+SHARED_OPTIONS = (
+    "task", "model", "data", "dataset", "workers", "device", "skip_bad_samples", "scale", "eval_short_side",
+    "progress",
+)  # fmt: skip
+"""The ``TrainConfig`` fields ``efficientvit eval`` takes too (:func:`add_data_arguments`), in help order."""
 
-def _size(text: str) -> tuple[int, int]:
-    """``512`` or ``512x1024`` (height x width)."""
-    return parse_pair(text)
+RUN_OPTIONS = ("output", "weights", "num_classes")
+"""Train's other main options; every other field goes to the "optimisation" group, in the class's order."""
+
+LEFT_OUT: dict[str, str] = {}
+"""``TrainConfig`` fields without an option, and why (none today: every setting can be given)."""
+
+FLAGS: dict[str, tuple[str, ...]] = {
+    "model": ("--model", "-m"),
+    "output": ("--output", "-o"),
+    "weights": ("--weights", "-w"),
+    "batch_size": ("--batch-size", "-b"),
+    "mixup_alpha": ("--mixup",),
+    "cutmix_alpha": ("--cutmix",),
+    "ema_decay": ("--ema",),
+}
+"""Option strings of the fields not spelled ``--field-name`` (``--no-field-name`` for a field that is on by
+default)."""
+
+NOTES = {
+    "output": " (default runs/MODEL)",
+    "crop_size": "; written HxW, e.g. 512x1024, or 512 for a square",
+}
+"""What the command line adds to a field's help (its docstring)."""
+
+CONVERT: dict[str, Callable[[str], Any]] = {"crop_size": parse_pair}
+"""How an option's text becomes the field's value where the field's type does not say."""
+
+CHOICES: dict[str, Callable[[], Sequence[str]]] = {"dataset": layout_names}
+"""The values of fields that a registry knows (``Literal`` fields take their choices from the type)."""
 
 
 def setting(name: str, convert: Callable[[str], Any] = int) -> Callable[[str], Any]:
@@ -36,37 +68,36 @@ def setting(name: str, convert: Callable[[str], Any] = int) -> Callable[[str], A
     return parse
 
 
+def add_field_option(
+    container: argparse._ActionsContainer, field: ConfigField, *, required: bool = False
+) -> None:
+    """The option that sets ``field``: named after it, its help from its docstring, its value checked by its
+    rule. Its default is ``None`` ("not given"), so that the dataclass's default applies and a resumed run
+    knows what was asked for."""
+    flags = FLAGS.get(field.name, (f"--{field.name.replace('_', '-')}",))
+    text = field.help + NOTES.get(field.name, "")
+    options: dict[str, Any] = {"dest": field.name, "default": None}
+    if field.value_type is bool:  # a flag: the docstring names what it turns on (or off)
+        if field.default is True:
+            flags = FLAGS.get(field.name, (f"--no-{field.name.replace('_', '-')}",))
+            options["action"], text = "store_false", f"turn off {text}"
+        else:
+            options["action"] = "store_true"
+    elif field.name in CHOICES or field.choices:
+        options["choices"] = CHOICES[field.name]() if field.name in CHOICES else field.choices
+    elif field.value_type is not str:  # text fields (a path, a device name) are checked by TrainConfig
+        convert = CONVERT.get(field.name, field.value_type)
+        options["type"] = setting(field.name, convert) if field.rule else convert
+    if required and field.required:
+        options["required"] = True
+    container.add_argument(*flags, help=text.replace("%", "%%"), **options)
+
+
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """--task, --model, --data, --dataset: what is trained or evaluated on what."""
-    parser.add_argument("--task", choices=("cls", "seg", "sr"), required=required, help="the task")
-    parser.add_argument(
-        "--model", "-m", required=required, help="registered model name (`efficientvit models`)"
-    )
-    parser.add_argument("--data", required=required, help="dataset root folder")
-    parser.add_argument(
-        "--dataset",
-        choices=layout_names(),
-        default=None,
-        help="dataset layout (default: detected from the root)",
-    )
-    parser.add_argument(
-        "--workers", type=setting("workers"), default=None, help="data-loading processes (default 2)"
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    parser.add_argument(
-        "--skip-bad-samples",
-        action="store_true",
-        default=None,
-        help="skip unreadable images and mismatched masks with a warning instead of stopping",
-    )
-    parser.add_argument(
-        "--scale", type=setting("scale"), default=None, help="super-resolution factor (default 2)"
-    )
-    parser.add_argument(
-        "--eval-short-side", type=setting("eval_short_side"), default=None,
-        help="segmentation evaluation: resize the shorter side to this (default: ADE20K 512, others as is)",
-    )  # fmt: skip
-    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    """--task, --model, --data, --dataset and the rest of :data:`SHARED_OPTIONS`: what is trained or evaluated
+    on what (``required``: --task, --model and --data must be given)."""
+    for name in SHARED_OPTIONS:
+        add_field_option(parser, train_field(name), required=required)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,74 +110,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "torchrun --nproc_per_node N -m efficientvit train ...",
     )
     add_data_arguments(parser, required=False)
-    parser.add_argument("--output", "-o", help="run directory (default runs/MODEL)")
+    for name in RUN_OPTIONS:
+        add_field_option(parser, train_field(name))
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     parser.add_argument(
         "--resume-changed-data",
         action="store_true",
         help="with --resume: continue although the dataset's files changed since the run was saved",
     )
-    parser.add_argument(
-        "--weights", "-w", help="initial weights to fine-tune: a file, hf://..., or 'official'"
-    )
-    parser.add_argument(
-        "--num-classes", type=setting("num_classes"), help="new classifier size (default: the dataset's)"
-    )
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=setting("epochs"))
-    group.add_argument("--batch-size", "-b", type=setting("batch_size"), help="per process (default 16)")
-    group.add_argument("--eval-batch-size", type=setting("eval_batch_size"))
-    group.add_argument("--lr", type=setting("lr", float), help="peak AdamW learning rate (default 1e-3)")
-    group.add_argument("--min-lr", type=setting("min_lr", float))
-    group.add_argument(
-        "--weight-decay", type=setting("weight_decay", float), help="default 0.05; never on norms and biases"
-    )
-    group.add_argument(
-        "--warmup-epochs",
-        type=setting("warmup_epochs", float),
-        help="linear warm-up before the cosine decay (default 1)",
-    )
-    group.add_argument(
-        "--grad-clip",
-        type=setting("grad_clip", float),
-        help="clip the gradient norm (default 2.0; 0 turns it off)",
-    )
-    group.add_argument("--label-smoothing", type=setting("label_smoothing", float))
-    group.add_argument(
-        "--mixup", dest="mixup_alpha", type=setting("mixup_alpha", float), help="MixUp alpha (classification)"
-    )
-    group.add_argument(
-        "--cutmix",
-        dest="cutmix_alpha",
-        type=setting("cutmix_alpha", float),
-        help="CutMix alpha (classification)",
-    )
-    group.add_argument("--no-randaugment", dest="randaugment", action="store_false", default=None)
-    group.add_argument(
-        "--ema",
-        dest="ema_decay",
-        type=setting("ema_decay", float),
-        help="keep and evaluate an EMA, e.g. 0.9998",
-    )
-    group.add_argument("--amp", choices=("auto", "none", "bf16", "fp16"), help="default: bf16 on CUDA")
-    group.add_argument("--resolution", type=setting("resolution"), help="classification input size")
-    group.add_argument(
-        "--crop-size",
-        type=setting("crop_size", _size),
-        help="segmentation training crop, e.g. 512 or 512x1024",
-    )
-    group.add_argument(
-        "--patch-size", type=setting("patch_size"), help="super-resolution HR training patch (96)"
-    )
-    group.add_argument(
-        "--repeat", type=setting("repeat"), help="visit each training sample N times per epoch"
-    )
-    group.add_argument("--seed", type=setting("seed"))
-    group.add_argument(
-        "--checkpoint-every", type=setting("checkpoint_every"), help="also save last.pt every N steps"
-    )
-    group.add_argument("--eval-every", type=setting("eval_every"), help="evaluate every N epochs (default 1)")
-    group.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels")
+    placed = {*SHARED_OPTIONS, *RUN_OPTIONS, *LEFT_OUT}
+    for field in train_fields():
+        if field.name not in placed:
+            add_field_option(group, field)
     parser.set_defaults(run=run)
 
 

@@ -31,36 +31,49 @@ class TrainConfig:
     """Everything that defines a training run. ``None`` means "the task's or model's default"."""
 
     task: TaskName
+    """What is trained: cls (classification), seg (segmentation) or sr (super-resolution)."""
     model: str
+    """Registered model name (``efficientvit models``)."""
     data: str
     """Dataset root (ImageNet-style folders, Cityscapes, ADE20K, a custom segmentation folder, HR images)."""
     output: str
     """Run directory: config.json, metrics.jsonl, last.pt, best.pt."""
     dataset: str | None = None
-    """Dataset layout; detected from ``data`` when ``None``."""
+    """Dataset layout (default: detected from the dataset root)."""
     weights: str | None = None
     """Initial weights (fine-tuning): a file, hf://..., or "official"; mismatched head weights are skipped."""
     num_classes: int | None = None
     """Replace the model's classifier with one of this many classes (default: the dataset's count)."""
     epochs: int = 10
+    """Passes over the training set."""
     batch_size: int = 16
-    """Per process; the global batch is ``batch_size * world_size``."""
+    """Training batch per process; the global batch is ``batch_size`` times the number of processes."""
     eval_batch_size: int | None = None
-    """Default: ``batch_size`` for classification, 1 for segmentation and super-resolution (sizes vary)."""
+    """Evaluation batch per process (default: ``batch_size`` for classification, 1 for segmentation and
+    super-resolution, whose image sizes vary)."""
     lr: float = 1e-3
     """Peak learning rate of AdamW."""
     min_lr: float = 0.0
+    """Learning rate at the end of the cosine decay."""
     weight_decay: float = 0.05
+    """AdamW weight decay; never on norms and biases."""
     warmup_epochs: float = 1.0
+    """Epochs of linear warm-up before the cosine decay; fractions allowed."""
     grad_clip: float | None = 2.0
+    """Clip the gradient norm to this value; 0 (or ``None``) turns clipping off."""
     label_smoothing: float = 0.1
+    """Label smoothing of the classification loss."""
     mixup_alpha: float = 0.0
+    """MixUp alpha for classification; 0 turns it off."""
     cutmix_alpha: float = 0.0
+    """CutMix alpha for classification; 0 turns it off."""
     randaugment: bool = True
+    """RandAugment on classification training images."""
     ema_decay: float | None = None
     """Evaluate and keep an exponential moving average of the weights (e.g. 0.9998)."""
     amp: AmpMode = "auto"
-    """"auto": bf16 on CUDA, full float32 elsewhere."""
+    """Mixed precision: bf16, fp16 (with a gradient scaler), none (float32), or auto: bf16 on CUDA, float32
+    elsewhere."""
     resolution: int | None = None
     """Classification input size (default: the model's)."""
     crop_size: tuple[int, int] | None = None
@@ -75,7 +88,9 @@ class TrainConfig:
     """Visit every training sample this many times per epoch (with fresh augmentation each time): useful when
     a dataset has a few large images, as in super-resolution."""
     workers: int = 2
+    """Data-loading processes, per process under torchrun."""
     seed: int = 0
+    """Seed of the model's initialisation, the data order and the augmentations."""
     checkpoint_every: int = 0
     """Also save last.pt every this many steps (0: at the end of each epoch only)."""
     eval_every: int = 1
@@ -85,7 +100,10 @@ class TrainConfig:
     skip_bad_samples: bool = False
     """Skip unreadable images and mismatched masks with a warning instead of stopping."""
     device: str = "auto"
+    """Where to run: auto (a CUDA GPU if there is one, else the CPU) or a device name such as cpu, cuda,
+    cuda:1."""
     progress: bool = True
+    """Progress bars on the main process."""
 
     def __post_init__(self) -> None:
         problems = [problem for name in FIELD_RULES if (problem := check_field(name, getattr(self, name)))]
