@@ -67,5 +67,6 @@ def test_a_wrong_task_for_the_model_is_refused(
     config = fast_config(
         task="seg", model="efficientvit-b0", data=str(synthetic("folder")), output=str(tmp_path)
     )
-    with pytest.raises(EfficientViTError, match="efficientvit-b0 is a classification model, not a segmentation model"):
+    message = "efficientvit-b0 is a classification model, not a segmentation model"
+    with pytest.raises(EfficientViTError, match=message):
         fit(config)

@@ -10,6 +10,7 @@ from typing import Any
 from efficientvit.data.layouts import layout_names
 from efficientvit.errors import EfficientViTError
 from efficientvit.sizes import parse_pair
+from efficientvit.tasks.registry import task_names
 from efficientvit.train.config import FIELD_RULES, RESUMABLE_FIELDS, TrainConfig, check_field
 from efficientvit.train.distributed import is_main_process, shutdown_distributed
 from efficientvit.train.options import ConfigField, train_field, train_fields
@@ -48,7 +49,10 @@ NOTES = {
 CONVERT: dict[str, Callable[[str], Any]] = {"crop_size": parse_pair}
 """How an option's text becomes the field's value where the field's type does not say."""
 
-CHOICES: dict[str, Callable[[], Sequence[str]]] = {"dataset": layout_names}
+CHOICES: dict[str, Callable[[], Sequence[str]]] = {
+    "task": lambda: task_names(trainable=True),
+    "dataset": layout_names,
+}
 """The values of fields that a registry knows (``Literal`` fields take their choices from the type)."""
 
 
