@@ -50,12 +50,7 @@ def evaluate_weights(
     if not own and labels_classes and num_classes and num_classes != info.num_classes:
         overrides["num_classes"] = num_classes
     model = create_model(config.model, weights=weights, **overrides)
-    if (
-        saved is not None
-        and own
-        and labels_classes
-        and num_classes not in (0, model.info.num_classes)
-    ):
+    if saved is not None and own and labels_classes and num_classes not in (0, model.info.num_classes):
         raise EfficientViTError(
             f"{weights} holds {saved.describe()}, but {config.data} labels {num_classes} classes; "
             "evaluate it on data with its classes"
