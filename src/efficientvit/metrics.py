@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from efficientvit.data.labels import IGNORE_INDEX
+
 __all__ = [
     "confusion_matrix",
     "crop_border",
@@ -71,7 +73,9 @@ def mask_iou(pred: Tensor, gt: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
+def confusion_matrix(
+    pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX
+) -> Tensor:
     """Pixel confusion matrix of a batch of label maps; sum it over a split (and across processes).
 
     Args:

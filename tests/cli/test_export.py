@@ -14,8 +14,9 @@ import torch
 
 from efficientvit import create_model
 from efficientvit.cli import main
-from efficientvit.cli.export import example_inputs, resolution
+from efficientvit.cli.export import resolution
 from efficientvit.export import OnnxRuntimeModel, SamPromptDecoder
+from efficientvit.export.check import example_inputs
 from efficientvit.weights import save_safetensors
 
 CLS = "efficientvit-b0"

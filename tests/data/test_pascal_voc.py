@@ -63,7 +63,7 @@ def test_a_label_that_is_no_voc_class_names_the_file(voc: Path, tmp_path: Path) 
     broken = Image.fromarray(values, mode="P")
     broken.putpalette(palette)
     broken.save(label)
-    with pytest.raises(EfficientViTError, match=f"{label}: label 42 is not a VOC class"):
+    with pytest.raises(EfficientViTError, match=f"{label}: label 42 is not among VOC"):
         dataset[0]
 
 

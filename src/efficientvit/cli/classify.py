@@ -11,7 +11,6 @@ from efficientvit.cli.common import (
     UnreadableImages,
     add_backend_arguments,
     add_model_arguments,
-    fixed_batch,
     load_backend_model,
     positive_int,
     progress,
@@ -50,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     named on stderr and skipped, and the exit status is then 1."""
     paths = list_images(args.inputs)
     model = load_backend_model(args, "cls")
-    batch_size = fixed_batch(model) or args.batch_size  # a --static ONNX graph takes one image at a time
+    # a --static ONNX graph takes a fixed batch (one image at a time)
+    batch_size = getattr(model, "fixed_batch", None) or args.batch_size
     results: list[dict[str, object]] = []
     unreadable = UnreadableImages()
     with progress(paths, "image") as bar:

@@ -18,10 +18,10 @@ from efficientvit.devices import parse_device
 from efficientvit.errors import EfficientViTError, one_line
 from efficientvit.runtime import BACKENDS, onnxruntime_providers, runner_for
 from efficientvit.tasks.registry import get_task, require_task
-from efficientvit.zoo import ModelInfo, create_model, get_model_info
+from efficientvit.zoo import create_model, get_model_info
 
 if TYPE_CHECKING:
-    from efficientvit.export import OnnxRuntimeModel
+    pass
 
 
 def positive_int(text: str) -> int:
@@ -154,44 +154,5 @@ def load_backend_model(args: argparse.Namespace, task: str) -> nn.Module:
 
     info = require_task(get_model_info(args.model), task)
     runtime = OnnxRuntimeModel(onnx_file, providers=onnxruntime_providers(parse_device(args.device)))
-    check_onnx_model(runtime, info)
+    runtime.check_serves(info)
     return runtime
-
-
-def check_onnx_model(runtime: OnnxRuntimeModel, info: ModelInfo) -> None:
-    """Refuse an ONNX file that does not hold ``info``'s model with shapes its inference function can feed."""
-    task = get_task(info.task)
-    path, graph, expected = runtime.path, runtime.graph, task.graphs[0]
-    if graph is None or runtime.info is None:
-        raise EfficientViTError(f"{path} has no efficientvit metadata; export it with `efficientvit export`")
-    if graph != expected:
-        raise EfficientViTError(
-            f"{path} holds a {graph} graph ({runtime.info.name}), not a {expected}; "
-            f"export one with `efficientvit export --model {info.name}`"
-        )
-    if runtime.info.name != info.name:
-        raise EfficientViTError(
-            f"{path} was exported from {runtime.info.name}, not {info.name}: pass --model {runtime.info.name}"
-        )
-    height, width = runtime.session.get_inputs()[0].shape[2:]
-    if task.own_size and (isinstance(height, int) or isinstance(width, int)):
-        raise EfficientViTError(
-            f"{path} takes only {height}x{width} images (exported with --static); {task.title} keeps "
-            "each image's own aspect ratio: export it without --static"
-        )
-    fixed = isinstance(height, int) and isinstance(width, int)
-    if not task.own_size and fixed and (height, width) != tuple(info.resolution):
-        expected_size = "x".join(map(str, info.resolution))
-        raise EfficientViTError(
-            f"{path} takes {height}x{width} images but {info.name} runs at {expected_size}: "
-            f"export it with --resolution {expected_size} or without --static"
-        )
-
-
-def fixed_batch(model: nn.Module) -> int | None:
-    """The batch size an ONNX Runtime model's graph is fixed to (exported with --static), else None."""
-    session = getattr(model, "session", None)
-    if session is None:
-        return None
-    batch = session.get_inputs()[0].shape[0]
-    return batch if isinstance(batch, int) else None

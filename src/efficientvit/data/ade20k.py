@@ -7,19 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from torchvision import tv_tensors
+import torch
 
 from efficientvit.data.common import (
     IGNORE_INDEX,
-    FileDataset,
     OnError,
-    check_same_size,
-    drop_missing,
     find_images,
-    load_image,
-    read_mask,
     require_dir,
 )
+from efficientvit.data.label_maps import LabelMapDataset
 from efficientvit.data.labels import ADE20K_CLASSES
 from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
@@ -42,7 +38,7 @@ def ade20k_split_folder(split: str) -> str:
     return _SPLITS[split]
 
 
-class ADE20KDataset(FileDataset):
+class ADE20KDataset(LabelMapDataset):
     """ADE20K as distributed: ``images/{training,validation}/*.jpg`` + ``annotations/.../*.png``.
 
     ``root`` may be the ``ADEChallengeData2016`` folder or its parent. Label 0 ("other") becomes 255
@@ -62,8 +58,7 @@ class ADE20KDataset(FileDataset):
         transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
         on_error: OnError = "raise",
     ) -> None:
-        super().__init__(on_error)
-        self.transform = transform
+        super().__init__(transform=transform, on_error=on_error)
         root = Path(root)
         layout = _LAYOUT.format(root=root)
         require_dir(root, "an ADE20K dataset", layout)
@@ -77,21 +72,12 @@ class ADE20KDataset(FileDataset):
         if not images:
             raise EfficientViTError(f"{image_dir}: contains no images; expected {layout}")
         pairs = [(path, label_dir / f"{path.stem}.png") for path in images]
-        self.samples: list[tuple[Path, Path]] = drop_missing(pairs, on_error, "ADE20K annotation")
-        if not self.samples:
-            raise EfficientViTError(
-                f"{label_dir}: no image of {image_dir} has an annotation; expected {layout}"
-            )
+        none_left = f"{label_dir}: no image of {image_dir} has an annotation; expected {layout}"
+        self.keep_labelled(pairs, "ADE20K annotation", none_left)
 
-    def load(self, index: int) -> Any:
-        image_path, label_path = self.samples[index]
-        image = load_image(image_path)  # (3, H, W) uint8
-        raw = read_mask(label_path)  # (H, W) int64, 0 = other, 1..150 = classes
-        check_same_size(image, raw, image_path, label_path)
-        mask = tv_tensors.Mask(raw.where(raw != 0, IGNORE_INDEX + 1) - 1)
-        if self.transform is None:
-            return image, mask
-        return self.transform(image, mask)
+    def class_indices(self, labels: torch.Tensor, path: Path) -> torch.Tensor:
+        """0 ("other") ignored, 1..150 shifted to 0..149."""
+        return labels.where(labels != 0, IGNORE_INDEX + 1) - 1
 
 
 register_layout(

@@ -8,18 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision import tv_tensors
 
 from efficientvit.data.common import (
     IGNORE_INDEX,
-    FileDataset,
     OnError,
-    check_same_size,
-    drop_missing,
-    load_image,
-    read_mask,
     require_dir,
 )
+from efficientvit.data.label_maps import LabelMapDataset
 from efficientvit.data.labels import CITYSCAPES_CLASSES
 from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
@@ -64,7 +59,7 @@ def cityscapes_train_id_table() -> torch.Tensor:
     return table
 
 
-class CityscapesDataset(FileDataset):
+class CityscapesDataset(LabelMapDataset):
     """Cityscapes fine annotations: ``leftImg8bit/{split}/CITY/*_leftImg8bit.png`` with ``gtFine/...``.
 
     A ``*_gtFine_labelTrainIds.png`` (written by cityscapesScripts' ``createTrainIdLabelImgs``) is used as is
@@ -85,10 +80,9 @@ class CityscapesDataset(FileDataset):
         transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
         on_error: OnError = "raise",
     ) -> None:
-        super().__init__(on_error)
+        super().__init__(transform=transform, on_error=on_error)
         self.root = Path(root)
         self.split = split
-        self.transform = transform
         layout = _LAYOUT.format(root=self.root)
         require_dir(self.root, "a Cityscapes dataset", layout)
         image_dir = require_dir(self.root / "leftImg8bit" / split, f"the Cityscapes {split!r} split", layout)
@@ -106,23 +100,15 @@ class CityscapesDataset(FileDataset):
             )
         if not pairs:
             raise EfficientViTError(f"{image_dir}: contains no */*{_IMAGE_SUFFIX} images; expected {layout}")
-        self.samples: list[tuple[Path, Path]] = drop_missing(pairs, on_error, "Cityscapes label file")
-        if not self.samples:
-            raise EfficientViTError(
-                f"{label_dir}: no image of {image_dir} has a label file; expected {layout}"
-            )
+        none_left = f"{label_dir}: no image of {image_dir} has a label file; expected {layout}"
+        self.keep_labelled(pairs, "Cityscapes label file", none_left)
         self._table = cityscapes_train_id_table()
 
-    def load(self, index: int) -> Any:
-        image_path, label_path = self.samples[index]
-        image = load_image(image_path)  # (3, H, W) uint8
-        mask = read_mask(label_path)  # (H, W) int64
-        check_same_size(image, mask, image_path, label_path)
-        if not label_path.name.endswith("_labelTrainIds.png"):
-            mask = tv_tensors.Mask(self._table[mask.clamp(0, 255)])
-        if self.transform is None:
-            return image, mask
-        return self.transform(image, mask)
+    def class_indices(self, labels: torch.Tensor, path: Path) -> torch.Tensor:
+        """Train ids as they are; label ids mapped to them (every other id ignored)."""
+        if path.name.endswith("_labelTrainIds.png"):
+            return labels
+        return self._table[labels.clamp(0, 255)]  # (H, W) train ids, 255 where not evaluated
 
 
 register_layout(

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from efficientvit.data.images import IMAGE_EXTENSIONS, read_image
+from efficientvit.data.labels import IGNORE_INDEX
 from efficientvit.errors import EfficientViTError, one_line
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
 
 OnError = Literal["raise", "skip"]
 
-IGNORE_INDEX = 255
-"""Mask value of pixels that count neither in the loss nor in the metrics."""
 
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 # Single-channel integer modes a label PNG/TIFF may use (8-bit, palette indices, 16-bit, 32-bit).

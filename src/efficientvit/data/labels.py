@@ -25,6 +25,7 @@ __all__ = [
     "ADE20K_PALETTE",
     "CITYSCAPES_CLASSES",
     "CITYSCAPES_PALETTE",
+    "IGNORE_INDEX",
     "IMAGENET_MEAN",
     "IMAGENET_NUM_CLASSES",
     "IMAGENET_STD",
@@ -33,6 +34,10 @@ __all__ = [
     "dataset_classes",
     "imagenet_classes",
 ]
+
+IGNORE_INDEX = 255
+"""Mask value of pixels that count neither in the loss nor in the metrics (every layout's borders and
+unlabelled regions end up as this)."""
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)

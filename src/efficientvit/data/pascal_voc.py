@@ -18,18 +18,12 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from torchvision import tv_tensors
 
 from efficientvit.data.common import (
-    IGNORE_INDEX,
-    FileDataset,
     OnError,
-    check_same_size,
-    drop_missing,
-    load_image,
-    read_mask,
     require_dir,
 )
+from efficientvit.data.label_maps import LabelMapDataset
 from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
@@ -74,7 +68,7 @@ def _voc_root(root: Path) -> Path | None:
     return None
 
 
-class PascalVOCDataset(FileDataset):
+class PascalVOCDataset(LabelMapDataset):
     """PASCAL VOC 2012 segmentation as the devkit unpacks it (see the module's docstring).
 
     Item ``i`` is ``transform(image, mask)`` or ``(image, mask)``: a uint8 ``tv_tensors.Image`` (3, H, W) and
@@ -82,6 +76,7 @@ class PascalVOCDataset(FileDataset):
     """
 
     classes: tuple[str, ...] = VOC_CLASSES
+    classes_in_words = "VOC's 21 classes"
 
     def __init__(
         self,
@@ -91,8 +86,7 @@ class PascalVOCDataset(FileDataset):
         transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
         on_error: OnError = "raise",
     ) -> None:
-        super().__init__(on_error)
-        self.transform = transform
+        super().__init__(transform=transform, on_error=on_error)
         layout = _LAYOUT.format(root=root)
         require_dir(Path(root), "a PASCAL VOC dataset", layout)
         found = _voc_root(Path(root))
@@ -114,22 +108,7 @@ class PascalVOCDataset(FileDataset):
             (self.root / "JPEGImages" / f"{name}.jpg", self.root / "SegmentationClass" / f"{name}.png")
             for name in ids
         ]
-        self.samples: list[tuple[Path, Path]] = drop_missing(pairs, on_error, "PASCAL VOC segmentation")
-
-    def load(self, index: int) -> Any:
-        image_path, label_path = self.samples[index]
-        image = load_image(image_path)  # (3, H, W) uint8
-        mask = read_mask(label_path)  # (H, W) int64 class indices, 255 ignored
-        check_same_size(image, mask, image_path, label_path)
-        bad = (mask >= len(VOC_CLASSES)) & (mask != IGNORE_INDEX)
-        if bad.any():
-            raise EfficientViTError(
-                f"{label_path}: label {int(mask[bad][0])} is not a VOC class (0..20) nor 255 (ignored)"
-            )
-        mask = tv_tensors.Mask(mask)
-        if self.transform is None:
-            return image, mask
-        return self.transform(image, mask)
+        self.keep_labelled(pairs, "PASCAL VOC segmentation")
 
 
 def write_synthetic_voc(

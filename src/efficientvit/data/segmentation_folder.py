@@ -9,15 +9,11 @@ from typing import Any
 
 from efficientvit.data.common import (
     IGNORE_INDEX,
-    FileDataset,
     OnError,
-    check_same_size,
-    drop_missing,
     find_images,
-    load_image,
-    read_mask,
     require_dir,
 )
+from efficientvit.data.label_maps import LabelMapDataset
 from efficientvit.data.layouts import DatasetLayout, register_layout
 from efficientvit.errors import EfficientViTError
 
@@ -45,7 +41,7 @@ def read_class_names(path: Path) -> list[str]:
     return names
 
 
-class SegmentationFolderDataset(FileDataset):
+class SegmentationFolderDataset(LabelMapDataset):
     """Segmentation data in a plain folder: ``root/images/*`` with ``root/masks/<same stem>.png``.
 
     ``root/classes.txt`` names the classes, one per line; mask pixel ``k`` is class ``k`` and 255 is ignored.
@@ -57,6 +53,8 @@ class SegmentationFolderDataset(FileDataset):
     an int64 ``tv_tensors.Mask`` (H, W).
     """
 
+    classes_in_words = "the classes of classes.txt"
+
     def __init__(
         self,
         root: str | os.PathLike[str],
@@ -65,10 +63,9 @@ class SegmentationFolderDataset(FileDataset):
         transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
         on_error: OnError = "raise",
     ) -> None:
-        super().__init__(on_error)
+        super().__init__(transform=transform, on_error=on_error)
         self.root = Path(root)
         self.split = split
-        self.transform = transform
         layout = _LAYOUT.format(root=self.root)
         require_dir(self.root, "a segmentation folder", layout)
         base = self.root
@@ -84,26 +81,8 @@ class SegmentationFolderDataset(FileDataset):
         if not images:
             raise EfficientViTError(f"{image_dir}: contains no images; expected {layout}")
         pairs = [(path, mask_dir / f"{path.stem}.png") for path in images]
-        self.samples: list[tuple[Path, Path]] = drop_missing(pairs, on_error, "mask")
-        if not self.samples:
-            raise EfficientViTError(f"{mask_dir}: no image of {image_dir} has a mask; expected {layout}")
-
-    def load(self, index: int) -> Any:
-        image_path, mask_path = self.samples[index]
-        image = load_image(image_path)  # (3, H, W) uint8
-        mask = read_mask(mask_path)  # (H, W) int64
-        check_same_size(image, mask, image_path, mask_path)
-        invalid = (mask >= len(self.classes)) & (mask != IGNORE_INDEX)
-        if invalid.any():
-            bad = sorted(set(mask[invalid].unique().tolist()))
-            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-            raise EfficientViTError(
-                f"{mask_path}: mask values {shown} are not class indices; classes.txt lists "
-                f"{len(self.classes)} classes (0..{len(self.classes) - 1}) and 255 means ignore"
-            )
-        if self.transform is None:
-            return image, mask
-        return self.transform(image, mask)
+        none_left = f"{mask_dir}: no image of {image_dir} has a mask; expected {layout}"
+        self.keep_labelled(pairs, "mask", none_left)
 
 
 def _is_segmentation_folder(path: Path) -> bool:

@@ -17,6 +17,7 @@ from efficientvit.errors import EfficientViTError
 from efficientvit.export.onnx import METADATA_PREFIX
 from efficientvit.extras import require
 from efficientvit.models.backbone import OUTPUT_STRIDE
+from efficientvit.tasks.registry import get_task
 from efficientvit.zoo import ModelInfo, get_model_info, override_names
 
 _NUMPY_TYPES = {
@@ -92,6 +93,44 @@ class OnnxRuntimeModel(nn.Module):
         arrays = {name: _to_numpy(feeds[name], dtype) for name, dtype in types}
         outputs = [torch.from_numpy(out).to(device) for out in self.session.run(self.output_names, arrays)]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the graph is fixed to (exported with ``--static``), else None."""
+        batch = self.session.get_inputs()[0].shape[0]
+        return batch if isinstance(batch, int) else None
+
+    def check_serves(self, info: ModelInfo) -> None:
+        """Refuse a file that does not hold ``info``'s model with shapes its inference function can feed."""
+        task = get_task(info.task)
+        expected = task.graphs[0]
+        if self.graph is None or self.info is None:
+            raise EfficientViTError(
+                f"{self.path} has no efficientvit metadata; export it with `efficientvit export`"
+            )
+        if self.graph != expected:
+            raise EfficientViTError(
+                f"{self.path} holds a {self.graph} graph ({self.info.name}), not a {expected}; "
+                f"export one with `efficientvit export --model {info.name}`"
+            )
+        if self.info.name != info.name:
+            raise EfficientViTError(
+                f"{self.path} was exported from {self.info.name}, not {info.name}: "
+                f"pass --model {self.info.name}"
+            )
+        height, width = self.session.get_inputs()[0].shape[2:]
+        if task.own_size and (isinstance(height, int) or isinstance(width, int)):
+            raise EfficientViTError(
+                f"{self.path} takes only {height}x{width} images (exported with --static); "
+                f"{task.title} keeps each image's own aspect ratio: export it without --static"
+            )
+        fixed = isinstance(height, int) and isinstance(width, int)
+        if not task.own_size and fixed and (height, width) != tuple(info.resolution):
+            expected_size = "x".join(map(str, info.resolution))
+            raise EfficientViTError(
+                f"{self.path} takes {height}x{width} images but {info.name} runs at {expected_size}: "
+                f"export it with --resolution {expected_size} or without --static"
+            )
 
     def extra_repr(self) -> str:
         return f"path={str(self.path)!r}, graph={self.graph!r}, providers={self.session.get_providers()}"
