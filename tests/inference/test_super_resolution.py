@@ -79,3 +79,27 @@ def test_inputs_and_models_are_checked(model: nn.Module) -> None:
         upscale(model, torch.zeros(3, 8, 8, dtype=torch.uint8), tile=0)
     with pytest.raises(EfficientViTError, match="not a"):
         upscale(create_model("efficientvit-b0"), torch.zeros(3, 8, 8, dtype=torch.uint8))
+
+
+def test_progress_shows_a_bar_of_the_tiles_only_when_asked(
+    random_image: Callable[..., torch.Tensor], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, image = _model(), random_image(64, 64)
+    quiet = upscale(model, image, tile=16, backend="eager")
+    assert capsys.readouterr().err == ""
+    shown = upscale(model, image, tile=16, backend="eager", progress=True)
+    assert "/16 [" in capsys.readouterr().err  # 4 x 4 tiles of 16 pixels
+    assert torch.equal(quiet, shown)
+
+
+def test_tiles_of_the_half_resolution_body_equal_the_whole_image() -> None:
+    faster = create_model(
+        "efficientvit-sr-0.75w-x2", width=48, head_dim=16, body_stride=2, scales=(), refine_width=16
+    ).eval()
+    weight = faster.to_pixels.conv.weight  # random, so that the output is not just bicubic
+    with torch.no_grad():
+        weight.copy_(0.05 * torch.randn(weight.shape, generator=torch.Generator().manual_seed(4)))
+    x = torch.rand(3, 70, 90, generator=torch.Generator().manual_seed(4))
+    whole = upscale_float(faster, x, tile=None, backend="eager")
+    tiled = upscale_float(faster, x, tile=32, backend="eager")  # 32 -> the 16-pixel grid, 48 of context
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-5)

@@ -136,3 +136,38 @@ def test_config_is_frozen_and_overrides_go_through_the_registry() -> None:
     assert model(torch.rand(1, 3, 5, 7)).shape == (1, 3, 10, 14)
     with pytest.raises(TypeError, match="widht"):
         create_model("efficientvit-sr-full-x2", widht=16)
+
+
+# The faster body (not shipped yet): half-resolution blocks, a refinement at the input resolution.
+HALF_RES = dict(width=48, head_dim=16, body_stride=2, scales=(), refine_width=16)
+
+
+def test_half_resolution_body_keeps_odd_sizes_and_starts_as_bicubic() -> None:
+    model = create_model("efficientvit-sr-0.75w-x2", **HALF_RES)
+    x = torch.rand(1, 3, 37, 45, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = model(x)
+    bicubic = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+    assert out.shape == (1, 3, 74, 90)
+    torch.testing.assert_close(out, bicubic)  # the detail branch starts at zero
+
+
+def test_half_resolution_tile_margin_covers_the_receptive_field() -> None:
+    model = _randomised(create_model("efficientvit-sr-0.75w-x2", **HALF_RES))
+    # By hand, in body pixels (half the input's): stem 1; four blocks filling their 8-pixel windows (shifts
+    # 0, 4, 0, 4) plus the MBConv's 1: 9, 13, 17, 21; body_end 1: 22 = 44 input pixels; the refinement and
+    # to_pixels at the input resolution 2 more: 46, rounded up to the 16-pixel window grid.
+    assert model.window_size == 16 and model.tile_margin == 48
+    x = torch.rand(1, 3, 160, 160, generator=torch.Generator().manual_seed(0))
+    changed = x.clone()
+    changed[..., 80, 80] += 1.0
+    with torch.no_grad():
+        diff = (model(changed) - model(x)).abs().amax(dim=(0, 1))  # (320, 320)
+    rows, cols = (diff > 1e-6).nonzero(as_tuple=True)
+    reach = max((rows // 2 - 80).abs().max(), (cols // 2 - 80).abs().max())
+    assert 16 < reach <= model.tile_margin  # beyond one window: the shifted windows chain
+
+
+def test_refinement_needs_a_strided_body() -> None:
+    with pytest.raises(ValueError, match="refine_width needs body_stride > 1"):
+        create_model("efficientvit-sr-0.75w-x2", refine_width=16)

@@ -141,7 +141,8 @@ class BenchSettings:
 
     models: tuple[str, ...] = ("efficientvit-seg-b1-cityscapes",)
     resolutions: tuple[tuple[int, int], ...] = ((512, 1024), (1024, 2048))
-    """Image sizes for segmentation models (others run at their registry resolution)."""
+    """Image sizes for the models that take any size (segmentation, super-resolution); the others run at
+    their registry resolution."""
     backends: tuple[str, ...] = BACKENDS
     peers: tuple[str, ...] = DEFAULT_PEERS
     sam_vit_h: bool = False
@@ -367,7 +368,7 @@ class _Run:
 
     def _resolutions(self, name: str) -> tuple[tuple[int, int], ...]:
         info = get_model_info(name)
-        return self.settings.resolutions if get_task(info.task).dense else (info.resolution,)
+        return self.settings.resolutions if get_task(info.task).own_size else (info.resolution,)
 
     def ours(self, name: str, resolution: tuple[int, int]) -> None:
         """Our model ``name`` through every requested backend at ``resolution``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -120,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     with progress(paths, "image") as bar:
         for path, destination in zip(paths, destinations, strict=True):
             image = open_image(path)
-            result = upscale_image(model, image, tile=args.tile, backend=args.backend)
+            tiles_bar = sys.stderr.isatty()  # a bar of the tiles of a large image, on a terminal
+            result = upscale_image(model, image, tile=args.tile, backend=args.backend, progress=tiles_bar)
             written = save_image(result, destination)
             tqdm.write(
                 f"{os.fspath(path)} ({image.width}x{image.height}) -> "

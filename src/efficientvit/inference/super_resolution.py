@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from efficientvit.inference.preprocess import check_image, model_placement, require_task
 from efficientvit.runtime import runner_for
@@ -23,6 +24,7 @@ def upscale(
     tile: int | None = DEFAULT_TILE,
     overlap: int | None = None,
     backend: str | None = "auto",
+    progress: bool = False,
 ) -> torch.Tensor:
     """The uint8 (3, H * s, W * s) upscaling of a uint8 RGB (3, H, W) image, on the image's device.
 
@@ -32,7 +34,8 @@ def upscale(
     a smaller overlap is faster but may differ near tile borders. Both are rounded up to multiples of the
     model's attention window. Output values are rounded and clamped to [0, 255]. The output is allocated
     once and filled tile by tile, so memory beyond it does not grow with the image size. ``backend`` as in
-    :func:`efficientvit.inference.segment` (default ``"auto"``: the fastest exact backend).
+    :func:`efficientvit.inference.segment` (default ``"auto"``: the fastest exact backend). ``progress``
+    shows a bar of the tiles on stderr when there are more than a few.
     """
     check_image(image)
     height, width = image.shape[-2:]
@@ -52,6 +55,7 @@ def upscale(
         backend,
         to_input=lambda x: x.float() / 255.0,
         to_out=to_uint8,
+        progress=progress,
     )
     return out
 
@@ -63,6 +67,7 @@ def upscale_float(
     tile: int | None = DEFAULT_TILE,
     overlap: int | None = None,
     backend: str | None = "auto",
+    progress: bool = False,
 ) -> torch.Tensor:
     """The float32 (3, H * s, W * s) upscaling of a float RGB (3, H, W) image in [0, 1], clamped to [0, 1].
 
@@ -85,6 +90,7 @@ def upscale_float(
         backend,
         to_input=lambda t: t.float(),
         to_out=lambda t: t.clamp_(0.0, 1.0),
+        progress=progress,
     )
     return out
 
@@ -120,6 +126,7 @@ def _run_tiles(
     *,
     to_input: Callable[[torch.Tensor], torch.Tensor],
     to_out: Callable[[torch.Tensor], torch.Tensor],
+    progress: bool = False,
 ) -> None:
     """Fill ``out`` with the model's output on ``source``, tile by tile (see ``upscale``)."""
     height, width = source.shape[-2:]
@@ -134,12 +141,16 @@ def _run_tiles(
     margin = math.ceil(margin / align) * align
     device, dtype = model_placement(model)
     run = runner_for(model, "upscaler", backend)
-    with torch.inference_mode():
-        for top, bottom, in_top, in_bottom in _spans(height, tile, margin):
-            for left, right, in_left, in_right in _spans(width, tile, margin):
+    row_spans, col_spans = _spans(height, tile, margin), _spans(width, tile, margin)
+    count = len(row_spans) * len(col_spans)
+    bar = tqdm(total=count, unit="tile", leave=False, disable=not progress or count < 4)
+    with torch.inference_mode(), bar:
+        for top, bottom, in_top, in_bottom in row_spans:
+            for left, right, in_left, in_right in col_spans:
                 patch = to_input(source[:, in_top:in_bottom, in_left:in_right].to(device))  # (3, h, w)
                 pixels = run(patch[None].to(dtype))[0].float()  # (3, h * s, w * s)
                 rows = slice((top - in_top) * scale, (bottom - in_top) * scale)
                 cols = slice((left - in_left) * scale, (right - in_left) * scale)
                 kept = to_out(pixels[:, rows, cols])  # the tile without its context
                 out[:, top * scale : bottom * scale, left * scale : right * scale] = kept.to(out.device)
+                bar.update(1)

@@ -152,20 +152,25 @@ def _check_16bit(values: np.ndarray, name: str) -> None:
         )
 
 
-def _grey(model: nn.Module, grey: Image.Image, tile: int | None, backend: str | None) -> np.ndarray:
+def _grey(
+    model: nn.Module, grey: Image.Image, tile: int | None, backend: str | None, progress: bool
+) -> np.ndarray:
     """An 8-bit grey image upscaled: replicated to RGB, the rounded mean of the output channels, (sH, sW)."""
     rgb = torch.from_numpy(np.array(grey))[None].expand(3, -1, -1)  # (3, H, W)
-    total = upscale(model, rgb, tile=tile, backend=backend).sum(0, dtype=torch.int16)  # (sH, sW), at most 765
+    upscaled = upscale(model, rgb, tile=tile, backend=backend, progress=progress)  # (3, sH, sW)
+    total = upscaled.sum(0, dtype=torch.int16)  # (sH, sW), at most 765
     return total.add_(1).div_(3, rounding_mode="floor").to(torch.uint8).numpy()  # round(mean), exactly
 
 
-def _grey16(model: nn.Module, image: Image.Image, tile: int | None, backend: str | None) -> np.ndarray:
+def _grey16(
+    model: nn.Module, image: Image.Image, tile: int | None, backend: str | None, progress: bool
+) -> np.ndarray:
     """A 16-bit grey image upscaled in float (v / 65535), as an (sH, sW) uint16 array."""
     values = np.asarray(image)
     if image.mode == "I":
         _check_16bit(values, "<image>")
     x = torch.from_numpy(values.astype(np.float32) / _16BIT_MAX)[None].expand(3, -1, -1)  # (3, H, W)
-    out = upscale_float(model, x, tile=tile, backend=backend)  # (3, sH, sW) in [0, 1]
+    out = upscale_float(model, x, tile=tile, backend=backend, progress=progress)  # (3, sH, sW) in [0, 1]
     grey = out.mean(0).mul_(_16BIT_MAX).round_()
     del out
     return grey.to(torch.int32).numpy().astype(np.uint16)
@@ -176,12 +181,17 @@ def _upscale_alpha(alpha: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def upscale_image(
-    model: nn.Module, image: Image.Image, *, tile: int | None = DEFAULT_TILE, backend: str | None = "auto"
+    model: nn.Module,
+    image: Image.Image,
+    *,
+    tile: int | None = DEFAULT_TILE,
+    backend: str | None = "auto",
+    progress: bool = False,
 ) -> Image.Image:
     """``image`` (any supported mode, see the module table) upscaled by the super-resolution ``model``.
 
     The result has mode ``output_mode(image)`` and size ``scale`` times the input's; the ICC profile is kept
-    where the colours were not converted. ``tile`` and ``backend`` as in
+    where the colours were not converted. ``tile``, ``backend`` and ``progress`` as in
     :func:`~efficientvit.inference.upscale`.
     """
     mode = output_mode(image)
@@ -189,14 +199,15 @@ def upscale_image(
     size = (image.width * scale, image.height * scale)
     source = image if image.mode == mode or mode == "I;16" else image.convert(mode)
     if mode == "I;16":
-        result = Image.fromarray(_grey16(model, image, tile, backend))  # mode I;16
+        result = Image.fromarray(_grey16(model, image, tile, backend, progress))  # mode I;16
     elif mode in ("L", "LA"):
-        result = Image.fromarray(_grey(model, source.getchannel("L"), tile, backend))
+        result = Image.fromarray(_grey(model, source.getchannel("L"), tile, backend, progress))
         if mode == "LA":
             result = Image.merge("LA", (result, _upscale_alpha(source.getchannel("A"), size)))
     else:
         rgb = torch.from_numpy(np.array(source.convert("RGB") if mode == "RGBA" else source))  # (H, W, 3)
-        out = upscale(model, rgb.permute(2, 0, 1), tile=tile, backend=backend)  # (3, sH, sW)
+        out = upscale(model, rgb.permute(2, 0, 1), tile=tile, backend=backend, progress=progress)
+        # out: (3, sH, sW)
         del rgb
         pixels = out.permute(1, 2, 0).contiguous().numpy()  # (sH, sW, 3)
         del out  # keep at most two copies of the output alive
