@@ -20,8 +20,8 @@ full     48     4      16        138,300    144,795    153,888    9.88 G
 0.75w    36     4      12        82,560     87,435     94,260     5.86 G
 =======  =====  =====  ========  =========  =========  =========  ==================
 
-A faster body, not yet shipped (``body_stride=2``, see :attr:`SuperResolutionConfig.body_stride`): the input is
-pixel-unshuffled (each 2x2 block of pixels becomes 12 channels, nothing is lost) and the blocks run at half
+A faster body, not yet shipped (``body_stride=2``, see :attr:`SuperResolutionConfig.body_stride`): the input
+is pixel-unshuffled (each 2x2 block of pixels becomes 12 channels, nothing is lost) and the blocks run at half
 the input resolution, where a quarter of the tokens remain, with width 64 and no multi-scale aggregation;
 ``refine_width`` adds a 3x3 refinement at the input resolution before the detail is predicted. It needs
 about 54k MACs per input pixel where the shipped design needs 151k; at 512x512 it ran 6.4x faster fused and
