@@ -102,18 +102,23 @@ def test_windowed_attention_attends_within_each_window(shift: int, height: int, 
     torch.testing.assert_close(attention.relu_attention(qkv), expected, rtol=1e-4, atol=1e-5)
 
 
+def _reach(model: EfficientViTSR, side: int) -> int:
+    """How far (in input pixels) outputs of an x2 ``model`` move when the centre pixel of a ``side`` x
+    ``side`` input changes."""
+    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
+    changed = x.clone()
+    changed[..., side // 2, side // 2] += 1.0
+    with torch.no_grad():
+        diff = (model(changed) - model(x)).abs().amax(dim=(0, 1))  # (2 side, 2 side)
+    rows, cols = (diff > 1e-6).nonzero(as_tuple=True)
+    return int(max((rows // 2 - side // 2).abs().max(), (cols // 2 - side // 2).abs().max()))
+
+
 def test_tile_margin_covers_the_receptive_field() -> None:
     """A change at one input pixel moves no output farther than ``tile_margin`` input pixels away."""
     model = _randomised(build_super_resolution(SR_CONFIGS["0.75w"]))
     assert model.tile_margin == 24
-    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    changed = x.clone()
-    changed[..., 32, 32] += 1.0
-    with torch.no_grad():
-        diff = (model(changed) - model(x)).abs().amax(dim=(0, 1))  # (128, 128)
-    rows, cols = (diff > 1e-6).nonzero(as_tuple=True)
-    reach = max((rows // 2 - 32).abs().max(), (cols // 2 - 32).abs().max())
-    assert 0 < reach <= model.tile_margin
+    assert 0 < _reach(model, side=64) <= model.tile_margin
 
 
 def test_batch_elements_are_independent_and_bf16_autocast_stays_close() -> None:
@@ -158,14 +163,7 @@ def test_half_resolution_tile_margin_covers_the_receptive_field() -> None:
     # 0, 4, 0, 4) plus the MBConv's 1: 9, 13, 17, 21; body_end 1: 22 = 44 input pixels; the refinement and
     # to_pixels at the input resolution 2 more: 46, rounded up to the 16-pixel window grid.
     assert model.window_size == 16 and model.tile_margin == 48
-    x = torch.rand(1, 3, 160, 160, generator=torch.Generator().manual_seed(0))
-    changed = x.clone()
-    changed[..., 80, 80] += 1.0
-    with torch.no_grad():
-        diff = (model(changed) - model(x)).abs().amax(dim=(0, 1))  # (320, 320)
-    rows, cols = (diff > 1e-6).nonzero(as_tuple=True)
-    reach = max((rows // 2 - 80).abs().max(), (cols // 2 - 80).abs().max())
-    assert 16 < reach <= model.tile_margin  # beyond one window: the shifted windows chain
+    assert 16 < _reach(model, side=160) <= model.tile_margin  # beyond one window: the shifted windows chain
 
 
 def test_refinement_needs_a_strided_body() -> None:
