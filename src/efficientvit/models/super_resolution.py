@@ -24,10 +24,8 @@ A faster body, not yet shipped (``body_stride=2``, see :attr:`SuperResolutionCon
 is pixel-unshuffled (each 2x2 block of pixels becomes 12 channels, nothing is lost) and the blocks run at half
 the input resolution, where a quarter of the tokens remain, with width 64 and no multi-scale aggregation;
 ``refine_width`` adds a 3x3 refinement at the input resolution before the detail is predicted. It needs
-about 54k MACs per input pixel where the shipped design needs 151k; at 512x512 it ran 6.4x faster fused and
-4.0x faster in ONNX Runtime (one run, in the README's super-resolution section), but trained with the
-shipped recipe it reached +0.90 dB over bicubic on the held-out photographs (+0.80 dB without the
-refinement), short of the shipped model's +1.09 dB.
+about 54k MACs per input pixel where the shipped design needs 151k, but trained with the shipped recipe it
+stayed short of the shipped model's quality (the README's super-resolution section).
 
 Input: (B, 3, h, w) RGB in [0, 1], any h, w >= 1. Output: (B, 3, h * scale, w * scale), about [0, 1],
 not clamped.
