@@ -121,7 +121,7 @@ def test_write_sample_photos_adds_extra_photos_to_train_only(tmp_path: Path) -> 
     pytest.importorskip("skimage")
     if _path_or_none("sklearn_china") is None:
         pytest.skip("scikit-learn is not installed")
-    root = write_sample_photos(tmp_path, extra=["scikit-learn"])
+    root = write_sample_photos(tmp_path, extra="scikit-learn")
     assert {path.stem for path in (root / "train").glob("*.png")} == {
         *TRAINING_PHOTOS,
         *_names_of("scikit-learn"),

@@ -276,9 +276,10 @@ def load_extra_photo(name: str, debian_root: str | os.PathLike[str] = "/") -> Im
 
     with Image.open(extra_photo_path(name, debian_root)) as file:
         image = ImageOps.exif_transpose(file).convert("RGB")
-    longer = max(image.size)
-    if longer > MAX_LONG_SIDE:
-        size = tuple(max(1, round(side * MAX_LONG_SIDE / longer)) for side in image.size)
+    width, height = image.size
+    if max(width, height) > MAX_LONG_SIDE:
+        ratio = MAX_LONG_SIDE / max(width, height)
+        size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     return image
 
@@ -327,19 +328,20 @@ def write_extra_photos(
 
 def write_sample_photos(
     root: str | os.PathLike[str],
-    extra: bool | Iterable[str] = False,
+    extra: bool | str | Iterable[str] = False,
     *,
     debian_root: str | os.PathLike[str] = "/",
 ) -> Path:
     """Write ``root/train/*.png`` (training) and ``root/val/*.png`` (held-out photos); return ``root``.
 
     ``extra=True`` also writes every one of :data:`EXTRA_PHOTOS` into ``root/train``, and a list of
-    :data:`PHOTO_SOURCES` keys those sources' photographs, as :func:`write_extra_photos` does (all their
-    files are looked for before anything is written)."""
+    :data:`PHOTO_SOURCES` keys (or one key) those sources' photographs, as :func:`write_extra_photos` does
+    (all their files are looked for before anything is written)."""
     skimage_data = require("skimage.data", "writing the sample photographs")
     extra_names: list[str] = []
     if extra is not False:
-        extra_names = _checked_names(None if extra is True else list(extra), debian_root)
+        sources = None if extra is True else [extra] if isinstance(extra, str) else list(extra)
+        extra_names = _checked_names(sources, debian_root)
     root = Path(root)
     for split, names in (("train", TRAINING_PHOTOS), ("val", HELD_OUT_PHOTOS)):
         (root / split).mkdir(parents=True, exist_ok=True)
