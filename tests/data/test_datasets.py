@@ -411,6 +411,42 @@ def test_sr_transform_too_small_names_file(tmp_path: Path) -> None:
     assert str(info.value).startswith(str(tmp_path / "train" / "a.png")) and "16x16" in str(info.value)
 
 
+def test_sr_decodes_each_image_once_within_its_cache_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import efficientvit.data.super_resolution as sr_data
+    from efficientvit.data.transforms import super_resolution_train_transform
+
+    for name in ("a", "b"):
+        _write_rgb(tmp_path / f"{name}.png", 16, 16)
+    decoded: list[Path] = []
+    load_image = sr_data.load_image
+
+    def counting_load(path: Path) -> torch.Tensor:
+        decoded.append(Path(path))
+        return load_image(path)
+
+    monkeypatch.setattr(sr_data, "load_image", counting_load)
+    crops = super_resolution_train_transform(8)
+    cached = SuperResolutionFolderDataset(tmp_path, scale=2, transform=crops)
+    for _ in range(5):
+        assert cached[0][1].shape == cached[1][1].shape == (3, 8, 8)
+    assert len(decoded) == 2  # one decode per image
+    untransformed = SuperResolutionFolderDataset(tmp_path, scale=2)
+    item = untransformed[0][1]
+    reference = item.clone()
+    item.zero_()  # items are copies: writing into one changes no cached image
+    assert torch.equal(untransformed[0][1], reference)
+    decoded.clear()
+    one_image = 3 * 16 * 16  # uint8 bytes
+    budget = SuperResolutionFolderDataset(tmp_path, scale=2, cache_bytes=one_image)
+    for _ in range(3):
+        budget[0], budget[1]
+    assert len(decoded) == 1 + 3  # the first image cached, the second decoded every time
+    with pytest.raises(ValueError, match="cache_bytes"):
+        SuperResolutionFolderDataset(tmp_path, scale=2, cache_bytes=-1)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # COCO instances
 

@@ -16,6 +16,9 @@ from efficientvit.errors import EfficientViTError
 __all__ = ["SuperResolutionFolderDataset", "bicubic_downscale"]
 
 _DIV2K_FOLDERS = {"train": "DIV2K_train_HR", "val": "DIV2K_valid_HR", "valid": "DIV2K_valid_HR"}
+DECODED_CACHE_BYTES = 1 << 30
+"""Decoded HR images a dataset keeps in memory, per process (training revisits each photo many times per epoch
+with ``--repeat``; decoding a large PNG costs far more than cropping a patch from it)."""
 _LAYOUT = "{root}/*.png, {root}/{{train,val}}/*.png or {root}/DIV2K_{{train,valid}}_HR/*.png (HR images)"
 
 
@@ -43,7 +46,9 @@ class SuperResolutionFolderDataset(FileDataset):
     ``root`` is used. ``transform`` (e.g.
     :func:`~efficientvit.data.transforms.super_resolution_train_transform`) is applied to the uint8 HR
     image; then HR is cropped at the bottom/right to a multiple of ``scale`` and LR is its
-    :func:`bicubic_downscale`. Grey, RGBA and 16-bit images are read as 8-bit RGB.
+    :func:`bicubic_downscale`. Grey, RGBA and 16-bit images are read as 8-bit RGB. Decoded images are kept
+    in memory until they fill ``cache_bytes`` (per process: every data-loading worker has its own), so a
+    photo is decoded once however often it is visited.
     """
 
     def __init__(
@@ -54,8 +59,14 @@ class SuperResolutionFolderDataset(FileDataset):
         scale: int,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         on_error: OnError = "raise",
+        cache_bytes: int = DECODED_CACHE_BYTES,
     ) -> None:
         super().__init__(on_error)
+        if cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be >= 0, got {cache_bytes}")
+        self.cache_bytes = cache_bytes
+        self._decoded: dict[int, torch.Tensor] = {}
+        self._decoded_bytes = 0
         if scale < 1:
             raise ValueError(f"scale must be >= 1, got {scale}")
         self.root = Path(root)
@@ -82,7 +93,7 @@ class SuperResolutionFolderDataset(FileDataset):
 
     def load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.samples[index]
-        hr = load_image(path)  # (3, H, W) uint8
+        hr = self._decode(index)  # (3, H, W) uint8
         if self.transform is not None:
             try:
                 hr = self.transform(hr)
@@ -97,6 +108,19 @@ class SuperResolutionFolderDataset(FileDataset):
         hr = hr.as_subclass(torch.Tensor)[:, : height - height % s, : width - width % s]  # (3, h*s, w*s)
         lr = bicubic_downscale(hr, s)  # (3, h, w) uint8
         return lr.float() / 255.0, hr.float() / 255.0
+
+    def _decode(self, index: int) -> torch.Tensor:
+        """Image ``index`` as uint8 (3, H, W), from the cache when it is there (transforms never write into
+        it: they return new tensors or views that are copied before use)."""
+        cached = self._decoded.get(index)
+        if cached is not None:
+            return cached
+        image = load_image(self.samples[index])
+        size = image.numel() * image.element_size()
+        if self._decoded_bytes + size <= self.cache_bytes:
+            self._decoded[index] = image
+            self._decoded_bytes += size
+        return image
 
 
 register_layout(
