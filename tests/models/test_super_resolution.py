@@ -22,12 +22,12 @@ from efficientvit.models.super_resolution import (
 SR_MODELS = list_models("efficientvit-sr-*")
 # The table in the module docstring of efficientvit.models.super_resolution.
 PARAMS = {
-    ("full", 2): 138_300,
-    ("full", 3): 144_795,
-    ("full", 4): 153_888,
-    ("0.75w", 2): 82_560,
-    ("0.75w", 3): 87_435,
-    ("0.75w", 4): 94_260,
+    ("full", 2): 367_088,
+    ("full", 3): 401_708,
+    ("full", 4): 450_176,
+    ("0.75w", 2): 213_120,
+    ("0.75w", 3): 239_100,
+    ("0.75w", 4): 275_472,
 }
 
 
@@ -56,7 +56,7 @@ def test_parameter_counts_match_the_documented_table(size: str, scale: int) -> N
     with torch.device("meta"):
         model = create_model(f"efficientvit-sr-{size}-x{scale}")
     assert count_params(model) == PARAMS[size, scale]
-    assert count_params(model) * 4 < 1_000_000  # float32 weights well under 1 MB
+    assert count_params(model) * 4 < 2**21  # float32 weights under 2 MiB: small enough to ship in the wheel
     assert count_macs(model, (1, 3, *get_model_info(f"efficientvit-sr-{size}-x{scale}").resolution)) > 0
 
 
@@ -117,6 +117,17 @@ def _reach(model: EfficientViTSR, side: int) -> int:
 def test_tile_margin_covers_the_receptive_field() -> None:
     """A change at one input pixel moves no output farther than ``tile_margin`` input pixels away."""
     model = _randomised(build_super_resolution(SR_CONFIGS["0.75w"]))
+    # By hand, in body pixels (half the input's): stem 1; three blocks filling their 8-pixel windows (shifts
+    # 0, 4, 0) plus the fused MBConv's 3x3: 9, 13, 17; body_end and to_pixels 2 more: 19 = 38 input pixels,
+    # rounded up to the 16-pixel window grid.
+    assert model.window_size == 16 and model.tile_margin == 48
+    assert 16 < _reach(model, side=160) <= model.tile_margin
+
+
+def test_the_first_design_still_builds_with_its_exact_tiles() -> None:
+    """The first shipped design (blocks at the input resolution, MBConv, multi-scale attention), which
+    ``efficientvit.benchmark.sr_designs`` times beside the others."""
+    model = _randomised(build_super_resolution(SuperResolutionConfig(width=36, depth=4, head_dim=12)))
     assert model.tile_margin == 24
     assert 0 < _reach(model, side=64) <= model.tile_margin
 
@@ -137,14 +148,14 @@ def test_config_is_frozen_and_overrides_go_through_the_registry() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SR_CONFIGS["full"].width = 8  # type: ignore[misc]
     model = create_model("efficientvit-sr-full-x2", width=16, depth=1, head_dim=8)
-    assert model.config == SuperResolutionConfig(width=16, depth=1, head_dim=8, scale=2)
+    assert model.config == dataclasses.replace(SR_CONFIGS["full"], width=16, depth=1, head_dim=8, scale=2)
     assert model(torch.rand(1, 3, 5, 7)).shape == (1, 3, 10, 14)
     with pytest.raises(TypeError, match="widht"):
         create_model("efficientvit-sr-full-x2", widht=16)
 
 
-# The faster body (not shipped yet): half-resolution blocks, a refinement at the input resolution.
-HALF_RES = dict(width=48, head_dim=16, body_stride=2, scales=(), refine_width=16)
+# A design tried on the way: half-resolution MBConv blocks, a refinement at the input resolution.
+HALF_RES = dict(width=48, depth=4, head_dim=16, body_stride=2, scales=(), ffn="mbconv", refine_width=16)
 
 
 def test_half_resolution_body_keeps_odd_sizes_and_starts_as_bicubic() -> None:
@@ -168,4 +179,13 @@ def test_half_resolution_tile_margin_covers_the_receptive_field() -> None:
 
 def test_refinement_needs_a_strided_body() -> None:
     with pytest.raises(ValueError, match="refine_width needs body_stride > 1"):
-        create_model("efficientvit-sr-0.75w-x2", refine_width=16)
+        create_model("efficientvit-sr-0.75w-x2", body_stride=1, refine_width=16)
+
+
+def test_fused_mbconv_blocks_expand_with_a_full_conv_and_keep_tiles_exact() -> None:
+    model = _randomised(create_model("efficientvit-sr-0.75w-x2", **{**HALF_RES, "ffn": "fused_mbconv"}))
+    local = model.blocks.op_list[0].local_module.main
+    assert local.spatial_conv.conv.groups == 1 and local.spatial_conv.conv.kernel_size == (3, 3)
+    assert 16 < _reach(model, side=160) <= model.tile_margin  # the same 3x3 reach as MBConv's depthwise conv
+    with pytest.raises(ValueError, match="ffn must be 'mbconv' or 'fused_mbconv'"):
+        create_model("efficientvit-sr-0.75w-x2", ffn="fused")

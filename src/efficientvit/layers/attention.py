@@ -62,7 +62,8 @@ class LiteMLA(nn.Module):
         multi_scale_qkv = [qkv]
         for aggregate in self.aggreg:  # a loop rather than a generator, so that TorchScript compiles it
             multi_scale_qkv.append(aggregate(qkv))
-        qkv = torch.cat(multi_scale_qkv, dim=1)  # (B, 3 * total_dim * (1 + scales), H, W)
+        if len(multi_scale_qkv) > 1:  # (a one-tensor cat would still copy it)
+            qkv = torch.cat(multi_scale_qkv, dim=1)  # (B, 3 * total_dim * (1 + scales), H, W)
         out = self.relu_attention(qkv)
         return self.proj(out)
 

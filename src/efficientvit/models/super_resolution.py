@@ -3,29 +3,30 @@
 The paper (Cai et al., ICCV 2023) reports super-resolution results but its SR architecture was
 never released; this is our own design, built from the paper's blocks:
 
-- a 3x3 conv stem, then ``depth`` EfficientViT blocks (LiteMLA + MBConv, Fig. 2) at the input resolution;
-- LiteMLA's ReLU linear attention runs within non-overlapping ``window_size`` x ``window_size`` windows
-  (shifted by half a window in every other block, as in Swin), so the receptive field is bounded and tiled
-  inference reproduces whole-image inference exactly (see ``EfficientViTSR.tile_margin``);
-- a 3x3 conv with a long skip over the blocks, a 3x3 conv to ``3 * scale**2`` channels and a pixel shuffle;
+- the input is pixel-unshuffled (each 2x2 block of pixels becomes 12 channels: nothing is lost) and a 3x3
+  conv stem starts a body that runs at half the input resolution (``body_stride``), on a quarter of the
+  tokens;
+- ``depth`` EfficientViT blocks: LiteMLA's ReLU linear attention within non-overlapping ``window_size`` x
+  ``window_size`` windows (shifted by half a window in every other block, as in Swin), so the receptive
+  field is bounded and tiled inference reproduces whole-image inference exactly (see
+  ``EfficientViTSR.tile_margin``), then a fused MBConv (a full 3x3 conv that expands, a 1x1 that projects:
+  the FFN of EfficientViT-L's early stages), both residual;
+- a 3x3 conv with a long skip over the blocks, a 3x3 conv to ``3 * (scale * body_stride)**2`` channels and a
+  pixel shuffle back to the output resolution;
 - a global residual: the output is the bicubic upsampling of the input plus the predicted detail. The last
   conv starts at zero, so an untrained model is exactly bicubic.
 
-No batch normalisation: results do not depend on the batch or on tiling.
+No batch normalisation: results do not depend on the batch or on tiling. Full 3x3 convs at width 64 run at
+a far higher FLOP rate on a CPU than depthwise convs and windowed attention at the input resolution, which
+is what the first design (``efficientvit.benchmark.sr_designs`` keeps it, with every other design that was
+measured) spent its time on.
 
 =======  =====  =====  ========  =========  =========  =========  ==================
 size     width  depth  head_dim  params x2  params x3  params x4  MACs x2, 256x256 in
 =======  =====  =====  ========  =========  =========  =========  ==================
-full     48     4      16        138,300    144,795    153,888    9.88 G
-0.75w    36     4      12        82,560     87,435     94,260     5.86 G
+full     64     3      16        367,088    401,708    450,176    6.11 G
+0.75w    48     3      16        213,120    239,100    275,472    3.57 G
 =======  =====  =====  ========  =========  =========  =========  ==================
-
-A faster body, not yet shipped (``body_stride=2``, see :attr:`SuperResolutionConfig.body_stride`): the input
-is pixel-unshuffled (each 2x2 block of pixels becomes 12 channels, nothing is lost) and the blocks run at half
-the input resolution, where a quarter of the tokens remain, with width 64 and no multi-scale aggregation;
-``refine_width`` adds a 3x3 refinement at the input resolution before the detail is predicted. It needs
-about 54k MACs per input pixel where the shipped design needs 151k, but trained with the shipped recipe it
-stayed short of the shipped model's quality (the README's super-resolution section).
 
 Input: (B, 3, h, w) RGB in [0, 1], any h, w >= 1. Output: (B, 3, h * scale, w * scale), about [0, 1],
 not clamped.
@@ -35,12 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from efficientvit.layers import ConvNormAct, LiteMLA, MBConv, OpSequential, ResidualBlock
+from efficientvit.layers import ConvNormAct, FusedMBConv, LiteMLA, MBConv, OpSequential, ResidualBlock
 from efficientvit.layers.types import ActFactory
 from efficientvit.pretrained import PretrainedMixin
 
@@ -58,6 +60,10 @@ class SuperResolutionConfig:
     scales: tuple[int, ...] = (5,)
     """Kernel sizes of LiteMLA's multi-scale token aggregation."""
     act: ActFactory = nn.Hardswish
+    ffn: Literal["mbconv", "fused_mbconv"] = "mbconv"
+    """The blocks' feed-forward part: ``"mbconv"`` (1x1 expand, depthwise 3x3, 1x1 project; the B series)
+    or ``"fused_mbconv"`` (one full 3x3 conv that expands, then a 1x1 project; the L series' early stages),
+    which spends more MACs but runs them at a far higher rate on a CPU."""
     body_stride: int = 1
     """The body runs at ``1 / body_stride`` of the input resolution: the input is pixel-unshuffled into
     ``body_stride**2`` times the channels (no pixel is lost) and the detail pixel-shuffled back by
@@ -68,8 +74,8 @@ class SuperResolutionConfig:
 
 
 SR_CONFIGS: dict[str, SuperResolutionConfig] = {
-    "full": SuperResolutionConfig(width=48, depth=4, head_dim=16),
-    "0.75w": SuperResolutionConfig(width=36, depth=4, head_dim=12),
+    "full": SuperResolutionConfig(width=64, depth=3, body_stride=2, scales=(), ffn="fused_mbconv"),
+    "0.75w": SuperResolutionConfig(width=48, depth=3, body_stride=2, scales=(), ffn="fused_mbconv"),
 }
 """The two sizes, at scale 2; the registry derives x3 and x4 with ``dataclasses.replace``."""
 
@@ -130,21 +136,34 @@ class SRBlock(nn.Module):
         shift: int,
         scales: tuple[int, ...],
         act: ActFactory,
+        ffn: str = "mbconv",
     ) -> None:
         super().__init__()
         attention = WindowedLiteMLA(
             channels, head_dim=head_dim, window_size=window_size, shift=shift, scales=scales
         )
         self.context_module = ResidualBlock(attention)
-        ffn = MBConv(
-            channels,
-            channels,
-            expand_ratio=expand_ratio,
-            bias=(True, True, True),
-            norm=(None, None, None),
-            act=(act, act, None),
-        )
-        self.local_module = ResidualBlock(ffn)
+        if ffn == "fused_mbconv":
+            local: nn.Module = FusedMBConv(
+                channels,
+                channels,
+                expand_ratio=expand_ratio,
+                bias=(True, True),
+                norm=(None, None),
+                act=(act, None),
+            )
+        elif ffn == "mbconv":
+            local = MBConv(
+                channels,
+                channels,
+                expand_ratio=expand_ratio,
+                bias=(True, True, True),
+                norm=(None, None, None),
+                act=(act, act, None),
+            )
+        else:
+            raise ValueError(f"ffn must be 'mbconv' or 'fused_mbconv', got {ffn!r}")
+        self.local_module = ResidualBlock(local)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.local_module(self.context_module(x))
@@ -152,7 +171,8 @@ class SRBlock(nn.Module):
 
 class EfficientViTSR(nn.Module, PretrainedMixin):
     """EfficientViT-SR (our design; the paper's SR model is unreleased): windowed-LiteMLA EfficientViT
-    blocks at the input resolution, a pixel-shuffle upsampler and a global bicubic residual."""
+    blocks at ``1 / body_stride`` of the input resolution, a pixel-shuffle upsampler and a global bicubic
+    residual."""
 
     def __init__(self, config: SuperResolutionConfig) -> None:
         super().__init__()
@@ -178,6 +198,7 @@ class EfficientViTSR(nn.Module, PretrainedMixin):
                 shift=(i % 2) * (config.window_size // 2),
                 scales=config.scales,
                 act=config.act,
+                ffn=config.ffn,
             )
             for i in range(config.depth)
         )
@@ -244,7 +265,7 @@ class EfficientViTSR(nn.Module, PretrainedMixin):
             # Window edges lie at distances = -shift (mod size) from the near edge of a grid-aligned tile
             # and = shift (mod size) from its far edge; the error fills the windows it reaches.
             wrong = max(_next_at(wrong, -attention.shift, size), _next_at(wrong, attention.shift, size))
-            wrong += 1  # MBConv depthwise 3x3
+            wrong += 1  # the FFN's 3x3 conv (depthwise in MBConv, full in fused MBConv)
         if self.refine is None:
             wrong_input = (wrong + 2) * self.body_stride  # body_end and to_pixels, 3x3 each
         else:
