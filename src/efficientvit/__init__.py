@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 # PyTorch's switch for transparent huge pages on large CPU tensors (read once, at the first large
 # allocation). Without it every tensor of over 32 MB is a fresh mmap whose pages fault in one 4 KiB page at a
-# time: measured here, EfficientViT-SR on a 1024x1024 input took 4961 ms with 1.4 million page faults per
-# call, and 2924 ms with 33 thousand with it. Set THP_MEM_ALLOC_ENABLE=0 before importing to opt out.
+# time, on every call: the time above the linear trend of EfficientViT-SR at 1024x1024 (README). Set
+# THP_MEM_ALLOC_ENABLE=0 before importing to opt out.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from efficientvit.errors import EfficientViTError
