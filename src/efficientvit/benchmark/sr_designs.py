@@ -5,7 +5,7 @@ design of :data:`DESIGNS` (random weights: the cost does not depend on them) and
 prints the parameters, the MACs per input pixel (``torch.utils.flop_counter``), the median latency of one
 x2 forward pass through :func:`efficientvit.runtime.runner_for`, the FLOP rate it reaches, its fraction
 of the machine's float32 sgemm peak, measured first in the same run (:mod:`efficientvit.benchmark.sgemm`),
-and the time of the first call (the backend's preparation: an ONNX export, for ``onnxruntime``).
+and the time of the first call. (ONNX Runtime is not offered: its export needs a registry model's ``info``.)
 With several sizes, a last column says how much faster than the pixel count the time grew from the first
 size to each later one (1.00: exactly linear). The quality of each design, where one was trained, is in the
 README's super-resolution section with the command that printed it.
@@ -14,7 +14,6 @@ README's super-resolution section with the command that printed it.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import torch
 
 from efficientvit.benchmark.latency import machine_description
 from efficientvit.benchmark.macs import count_macs, count_params
+from efficientvit.benchmark.runner import time_call
 from efficientvit.benchmark.sgemm import measure_sgemm, sgemm_fraction
 from efficientvit.models.super_resolution import SR_CONFIGS, EfficientViTSR, SuperResolutionConfig
 
@@ -72,7 +72,7 @@ class DesignTiming:
     median_ms: float
     sgemm_fraction: float
     first_call_s: float
-    """The warm-up call: the backend's preparation (an export for ``onnxruntime``) plus one pass."""
+    """The warm-up call: the backend's preparation plus one pass."""
 
     @property
     def macs_per_pixel(self) -> float:
@@ -100,16 +100,11 @@ def time_design(
     macs = count_macs(model, (1, 3, size, size))
     run = runner_for(model, "upscaler", backend)
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-    times = []
     with torch.inference_mode():
         start = time.perf_counter()
         run(x)
         first_call_s = time.perf_counter() - start
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(x)
-            times.append((time.perf_counter() - start) * 1e3)
-    median_ms = statistics.median(times)
+    median_ms = time_call(lambda: run(x), warmup=0, repeats=repeats).median_ms
     return DesignTiming(
         design=name,
         size=size,
@@ -137,9 +132,7 @@ def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
     """Run the measurement, print it, and return its rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=_sizes, default=(512,), help="square input sides (default 512)")
-    parser.add_argument(
-        "--backend", default="fused", choices=("eager", "fused", "onnxruntime"), help="(default fused)"
-    )
+    parser.add_argument("--backend", default="fused", choices=("eager", "fused"), help="(default fused)")
     parser.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="N")
     parser.add_argument("--designs", default="", help="only designs whose name contains this text")
     args = parser.parse_args(argv)
