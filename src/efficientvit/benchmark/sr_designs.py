@@ -141,16 +141,19 @@ def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
     print(f"machine: {machine_description()}")
     print(peak.describe())
     print(f"x2, batch 1, float32, backend {args.backend}, median of {args.repeats} after 1 warm-up")
-    designs = _with_shipped(DESIGNS, SR_CONFIGS["full"])
+    designs = {
+        name: config
+        for name, config in _with_shipped(DESIGNS, SR_CONFIGS["full"]).items()
+        if args.designs in name
+    }
+    width = max((len(name) for name in designs), default=6)
     header = (
-        f"{'design':42s} {'size':>5s} {'params':>8s} {'kMAC/px':>8s} {'ms':>9s} {'GFLOP/s':>8s} {'sgemm':>6s}"
-        f" {'1st call s':>10s}"
+        f"{'design':{width}s} {'size':>5s} {'params':>8s} {'kMAC/px':>8s} {'ms':>9s} {'GFLOP/s':>8s}"
+        f" {'sgemm':>6s} {'1st call s':>10s}"
     )
     print(header + ("  time/pixels growth" if len(args.sizes) > 1 else ""))
     rows = []
     for name, config in designs.items():
-        if args.designs not in name:
-            continue
         first: DesignTiming | None = None
         for size in args.sizes:
             row = time_design(
@@ -161,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
             rate = 2 * row.macs / row.median_ms / 1e6
             growth = (row.median_ms / first.median_ms) / (row.size / first.size) ** 2
             print(
-                f"{name:42s} {size:5d} {row.params:8,d} {row.macs_per_pixel / 1e3:8.1f} {row.median_ms:9.1f} "
-                f"{rate:8.1f} {row.sgemm_fraction:6.0%} {row.first_call_s:10.1f}"
+                f"{name:{width}s} {size:5d} {row.params:8,d} {row.macs_per_pixel / 1e3:8.1f}"
+                f" {row.median_ms:9.1f} {rate:8.1f} {row.sgemm_fraction:6.0%} {row.first_call_s:10.1f}"
                 + (f"  {growth:.2f}x" if row is not first else ""),
                 flush=True,
             )

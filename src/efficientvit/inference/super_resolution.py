@@ -13,8 +13,9 @@ from efficientvit.inference.preprocess import check_image, model_placement, requ
 from efficientvit.runtime import runner_for
 from efficientvit.zoo import ModelInfo
 
-DEFAULT_TILE = 256
-"""Input pixels per tile side: a 256x256 tile of EfficientViT-SR needs a few hundred MB on CPU."""
+DEFAULT_TILE = 512
+"""Input pixels per tile side. A 4000x3000 photo took 32 s and peaked at 1.6 GB of memory with tiles of 512
+on the CPU; tiles of 256 took 40 s (each tile runs its overlap too) and 1.1 GB (README, super-resolution)."""
 
 
 def upscale(

@@ -24,7 +24,8 @@ for every entry point at once; an explicit backend argument is never overridden.
 Before every call the runner asks a :class:`~efficientvit.runtime.fingerprint.WeightWatch` whether the
 weights changed since it was prepared and prepares again if they did, so ``load_state_dict``, an optimiser
 step or ``model.to(...)`` between calls are honoured. Runners live in a weak per-model table: they go
-when the model goes, and :func:`release` drops them sooner.
+when the model goes, and :func:`release` drops them sooner. Preparing for the CPU also makes the process
+reuse freed memory for large tensors (:mod:`efficientvit.runtime.memory`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from efficientvit.extras import EXTRAS, install_command, missing_extra, require,
 from efficientvit.runtime.cache import cached_entry, remove_entry
 from efficientvit.runtime.fingerprint import WeightWatch, weights_digest
 from efficientvit.runtime.graphs import Graph, graph
+from efficientvit.runtime.memory import reuse_freed_memory
 from efficientvit.runtime.rules import CPU_FALLBACK, auto_backend, measured_backend
 
 __all__ = [
@@ -183,6 +185,8 @@ class Runner:
 
     def _prepare(self, model: nn.Module) -> Run:
         device, dtype = _placement(model)
+        if device.type == "cpu":
+            reuse_freed_memory()
         backend = _auto_choice(self.graph.name, device, dtype) if self.requested == "auto" else self.requested
         if (
             self.requested == "auto"
