@@ -41,6 +41,31 @@ def test_resume_may_extend_epochs_but_not_change_the_recipe(
     cli("train", "--resume", tmp_path / "nothing").assert_user_error("config.json")
 
 
+def test_stop_after_ends_the_run_early_on_the_full_schedule_and_resume_finishes_it(
+    cli: Callable, synthetic: Callable[..., Path], tmp_path: Path
+) -> None:
+    data = synthetic("folder")
+    two_epochs = [*SEG, "--data", data, *[arg if arg != "1" else "2" for arg in FAST], "--lr", "0.01"]
+    cli("train", *two_epochs, "-o", tmp_path / "r", "--stop-after", "3").assert_user_error(
+        "stop_after 3 is beyond epochs 2"
+    )
+
+    def records(run: Path) -> list[dict]:
+        return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    assert cli("train", *two_epochs, "--output", tmp_path / "whole").code == 0
+    stopped = cli("train", *two_epochs, "--output", tmp_path / "run", "--stop-after", "1")
+    assert stopped.code == 0, stopped.err
+    assert "(1 epochs" in stopped.out and "mIoU" in stopped.out  # evaluated at the stop
+    [first] = records(tmp_path / "run")
+    assert "eval" in first and first["lr"] == records(tmp_path / "whole")[0]["lr"]  # the two-epoch schedule
+    finished = cli("train", "--resume", tmp_path / "run", "--no-progress")
+    assert finished.code == 0, finished.err
+    assert [(r["epoch"], r["lr"]) for r in records(tmp_path / "run")] == [
+        (r["epoch"], r["lr"]) for r in records(tmp_path / "whole")
+    ]
+
+
 def test_user_errors_are_one_line(cli: Callable, synthetic: Callable[..., Path], tmp_path: Path) -> None:
     cli("train", "--model", "efficientvit-b0").assert_user_error("--task", "--data", "--resume")
     run = tmp_path / "run"

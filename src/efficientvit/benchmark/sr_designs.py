@@ -1,11 +1,12 @@
 """The EfficientViT-SR designs tried so far, timed side by side in one run.
 
-Run ``python -m efficientvit.benchmark.sr_designs [--sizes 256,512,1024] [--backend fused]``. For every
-design of :data:`DESIGNS` (random weights: the cost does not depend on them) and every square input size it
-prints the parameters, the MACs per input pixel (``torch.utils.flop_counter``), the median latency of one
+Run ``python -m efficientvit.benchmark.sr_designs [--sizes 256,512,1024] [--backends fused,onnxruntime]``.
+For every design of :data:`DESIGNS` (built as ``efficientvit-sr-full-x2`` with the design's config fields
+as overrides; random weights: the cost does not depend on them), every backend and every square input size
+it prints the parameters, the MACs per input pixel (``torch.utils.flop_counter``), the median latency of one
 x2 forward pass through :func:`efficientvit.runtime.runner_for`, the FLOP rate it reaches, its fraction
 of the machine's float32 sgemm peak, measured first in the same run (:mod:`efficientvit.benchmark.sgemm`),
-and the time of the first call. (ONNX Runtime is not offered: its export needs a registry model's ``info``.)
+and the time of the first call (the backend's preparation: an export or a compilation, plus one pass).
 With several sizes, a last column says how much faster than the pixel count the time grew from the first
 size to each later one (1.00: exactly linear). The quality of each design, where one was trained, is in the
 README's super-resolution section with the command that printed it.
@@ -14,6 +15,8 @@ README's super-resolution section with the command that printed it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ from efficientvit.benchmark.macs import count_macs, count_params
 from efficientvit.benchmark.runner import time_call
 from efficientvit.benchmark.sgemm import measure_sgemm, sgemm_fraction
 from efficientvit.models.super_resolution import SR_CONFIGS, EfficientViTSR, SuperResolutionConfig
+from efficientvit.runtime.runner import BACKENDS
+from efficientvit.zoo import create_model
 
 __all__ = ["DESIGNS", "DesignTiming", "main", "time_design"]
 
@@ -66,6 +71,7 @@ class DesignTiming:
     """One design at one input size."""
 
     design: str
+    backend: str
     size: int
     params: int
     macs: int
@@ -77,6 +83,15 @@ class DesignTiming:
     @property
     def macs_per_pixel(self) -> float:
         return self.macs / self.size**2
+
+
+def build_design(config: SuperResolutionConfig) -> EfficientViTSR:
+    """``config`` as a registry model (``efficientvit-sr-full-x2`` with every config field overridden), so
+    that every backend can prepare it (an ONNX export names its model)."""
+    fields = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    model = create_model("efficientvit-sr-full-x2", **fields)
+    assert isinstance(model, EfficientViTSR)
+    return model
 
 
 def _random_weights(model: EfficientViTSR, seed: int = 0) -> EfficientViTSR:
@@ -96,7 +111,7 @@ def time_design(
     after one warm-up call) through the runner of ``backend``."""
     from efficientvit.runtime import runner_for
 
-    model = _random_weights(EfficientViTSR(config).eval())
+    model = _random_weights(build_design(config).eval())
     macs = count_macs(model, (1, 3, size, size))
     run = runner_for(model, "upscaler", backend)
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
@@ -107,6 +122,7 @@ def time_design(
     median_ms = time_call(lambda: run(x), warmup=0, repeats=repeats).median_ms
     return DesignTiming(
         design=name,
+        backend=backend,
         size=size,
         params=count_params(model),
         macs=macs,
@@ -128,11 +144,24 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _backends(text: str) -> tuple[str, ...]:
+    backends = tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in backends if name not in BACKENDS]
+    if unknown or not backends:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {', '.join(unknown) or 'nothing'} is not a backend; give a comma-separated list of "
+            f"{', '.join(BACKENDS)}"
+        )
+    return backends
+
+
 def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
     """Run the measurement, print it, and return its rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=_sizes, default=(512,), help="square input sides (default 512)")
-    parser.add_argument("--backend", default="fused", choices=("eager", "fused"), help="(default fused)")
+    parser.add_argument(
+        "--backends", type=_backends, default=("fused",), help="comma-separated backends (default fused)"
+    )
     parser.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="N")
     parser.add_argument("--designs", default="", help="only designs whose name contains this text")
     args = parser.parse_args(argv)
@@ -140,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
     peak = measure_sgemm()
     print(f"machine: {machine_description()}")
     print(peak.describe())
-    print(f"x2, batch 1, float32, backend {args.backend}, median of {args.repeats} after 1 warm-up")
+    print(f"x2, batch 1, float32, median of {args.repeats} after 1 warm-up")
     designs = {
         name: config
         for name, config in _with_shipped(DESIGNS, SR_CONFIGS["full"]).items()
@@ -148,23 +177,23 @@ def main(argv: Sequence[str] | None = None) -> list[DesignTiming]:
     }
     width = max((len(name) for name in designs), default=6)
     header = (
-        f"{'design':{width}s} {'size':>5s} {'params':>8s} {'kMAC/px':>8s} {'ms':>9s} {'GFLOP/s':>8s}"
-        f" {'sgemm':>6s} {'1st call s':>10s}"
+        f"{'design':{width}s} {'backend':>11s} {'size':>5s} {'params':>8s} {'kMAC/px':>8s} {'ms':>9s}"
+        f" {'GFLOP/s':>8s} {'sgemm':>6s} {'1st call s':>10s}"
     )
     print(header + ("  time/pixels growth" if len(args.sizes) > 1 else ""))
     rows = []
-    for name, config in designs.items():
+    for (name, config), backend in itertools.product(designs.items(), args.backends):
         first: DesignTiming | None = None
         for size in args.sizes:
             row = time_design(
-                config, size, backend=args.backend, repeats=args.repeats, peak_gflops=peak.gflops, name=name
+                config, size, backend=backend, repeats=args.repeats, peak_gflops=peak.gflops, name=name
             )
             rows.append(row)
             first = first or row
             rate = 2 * row.macs / row.median_ms / 1e6
             growth = (row.median_ms / first.median_ms) / (row.size / first.size) ** 2
             print(
-                f"{name:{width}s} {size:5d} {row.params:8,d} {row.macs_per_pixel / 1e3:8.1f}"
+                f"{name:{width}s} {backend:>11s} {size:5d} {row.params:8,d} {row.macs_per_pixel / 1e3:8.1f}"
                 f" {row.median_ms:9.1f} {rate:8.1f} {row.sgemm_fraction:6.0%} {row.first_call_s:10.1f}"
                 + (f"  {growth:.2f}x" if row is not first else ""),
                 flush=True,

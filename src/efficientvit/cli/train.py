@@ -150,6 +150,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
                 f"(only {', '.join(resumable)} can)"
             )
         changed.pop("output", None)
+        changed.setdefault("stop_after", given.get("stop_after"))  # a stop applies to the run that asked
         return config.replace(output=str(args.resume), **changed), True
     missing = [f"--{name}" for name in ("task", "model", "data") if name not in given]
     if missing:

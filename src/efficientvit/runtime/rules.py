@@ -2,31 +2,34 @@
 
 CPU rules come from measurements on this project's 2-core machine (AMD EPYC, 2 threads, batch 1, float32,
 random weights). The first four rows are one ``efficientvit bench`` run (the README's performance section,
-median of 5 after 2 warm-ups); the super-resolution row was timed with ``runner_for`` in one process
-(median of 3 calls), the decoder rows as said below. ``fused`` = BatchNorm folded + channels-last,
-``compile`` = torch.compile of that with freezing, ``onnxruntime`` = our ONNX export in ONNX Runtime's CPU
-provider:
+median of 5 after 2 warm-ups); the super-resolution row is one run of ``python -m
+efficientvit.benchmark.sr_designs --sizes 608 --designs "depth 3" --backends eager,fused,compile,onnxruntime``
+(median of 3; 608 = a default tile of 512 with its overlap), the decoder rows as said below. Both runs had
+the process reuse freed memory (:mod:`efficientvit.runtime.memory`). ``fused`` = BatchNorm folded +
+channels-last, ``compile`` = torch.compile of that with freezing, ``onnxruntime`` = our ONNX export in ONNX
+Runtime's CPU provider:
 
 ==================  =========================  =======  =======  =======  ===========  ========
 graph               model, input               eager    fused    compile  onnxruntime  chosen
 ==================  =========================  =======  =======  =======  ===========  ========
-classifier          B1, 224x224                38.8 ms  37.1 ms  21.0 ms  13.3 ms      onnxrt
-segmenter           seg-B1, 1024x2048          4030 ms  2294 ms  1241 ms  786 ms       onnxrt
-segmenter           seg-B1, 512x1024           426 ms   338 ms   284 ms   168 ms       onnxrt
-sam_image_encoder   SAM-L0, 512x512            1074 ms  890 ms   788 ms   570 ms       onnxrt
+classifier          B1, 224x224                34.8 ms  31.8 ms  22.7 ms  12.7 ms      onnxrt
+segmenter           seg-B1, 1024x2048          900 ms   649 ms   553 ms   479 ms       onnxrt
+segmenter           seg-B1, 512x1024           216 ms   172 ms   136 ms   135 ms       onnxrt
+sam_image_encoder   SAM-L0, 512x512            538 ms   509 ms   429 ms   402 ms       onnxrt
 sam_prompt_decoder  SAM-L0, one box            118 ms   65 ms    -        78 ms        fused
 sam_prompt_decoder  SAM-L0, 64 boxes           11.0 s   3.46 s   -        4.63 s       fused
-upscaler            SR full-x2, 304x304 tile   3667 ms  2628 ms  -        1637 ms      fused
+upscaler            SR full-x2, 608x608 tile   840 ms   718 ms   528 ms   1056 ms      fused
 ==================  =========================  =======  =======  =======  ===========  ========
 
 For the prompt decoder ``fused`` is the many-prompt decoder of :mod:`efficientvit.sam.decoder` (segment-
 anything's weights, the image side shared by the prompts, groups sized for the cache); ``onnxruntime`` is
 segment-anything's decoder exported. Those two rows are ``SamPredictor.decode`` on a 480x640 image (median
-of 10 and 3 calls, one process).
+of 10 and 3 calls, one process, before the memory reuse).
 
-Super-resolution runs ``fused``: ONNX Runtime is 1.6x faster per tile, but exporting the model with dynamic
-sizes took 111 s, which a one-photo ``efficientvit upscale`` would never earn back (the model is being
-redesigned for speed; revisit the rule then). Seg-B0 was measured too: ONNX Runtime 19 / 52 / 201 ms against
+Super-resolution runs ``fused``: ONNX Runtime is 1.5x slower than it per tile (and its first call, the
+export with dynamic sizes, took 43 s in a second run with an empty cache), and ``compile``, 1.4x faster,
+compiled for 22 s per tile size, which a one-photo ``efficientvit upscale`` (edge tiles have other sizes)
+would not earn back. Seg-B0 was measured too, in an earlier run: ONNX Runtime 19 / 52 / 201 ms against
 fused 46 / 121 / 565 ms at 256x512 / 512x1024 / 1024x2048, so the rule holds down to small inputs.
 
 On CUDA nothing has been measured yet (no GPU was available to this work): ``fused`` (folded BatchNorm,

@@ -22,7 +22,7 @@ __all__ = ["FIELD_RULES", "RESUMABLE_FIELDS", "AmpMode", "Rule", "TaskName", "Tr
 AmpMode = Literal["auto", "none", "bf16", "fp16"]
 
 
-RESUMABLE_FIELDS = ("epochs", "workers", "progress", "device", "output")
+RESUMABLE_FIELDS = ("epochs", "stop_after", "workers", "progress", "device", "output")
 """The settings a resumed run may change (a GPU run may continue on a CPU); the others define the run."""
 
 
@@ -46,6 +46,9 @@ class TrainConfig:
     """Replace the model's classifier with one of this many classes (default: the dataset's count)."""
     epochs: int = 10
     """Passes over the training set."""
+    stop_after: int | None = None
+    """End this run after this epoch, evaluated and saved (the learning-rate schedule still spans
+    ``epochs``); ``--resume`` with a later ``--stop-after`` or none continues it."""
     batch_size: int = 16
     """Training batch per process; the global batch is ``batch_size`` times the number of processes."""
     eval_batch_size: int | None = None
@@ -109,6 +112,8 @@ class TrainConfig:
         problems = [problem for name in FIELD_RULES if (problem := check_field(name, getattr(self, name)))]
         if self.min_lr > self.lr and not problems:
             problems.append(f"min_lr {self.min_lr} is above lr {self.lr}")
+        if self.stop_after is not None and self.stop_after > self.epochs and not problems:
+            problems.append(f"stop_after {self.stop_after} is beyond epochs {self.epochs}")
         if self.patch_size % self.scale and not problems:
             problems.append(f"patch_size {self.patch_size} is not a multiple of scale {self.scale}")
         if problems:
@@ -220,6 +225,7 @@ FIELD_RULES: dict[str, Rule] = {
     "task": _one_of(*task_names(trainable=True)),
     "num_classes": _within(1, 100_000, integer=True, optional=True),
     "epochs": _within(1, 100_000, integer=True),
+    "stop_after": _within(1, 100_000, integer=True, optional=True),
     "batch_size": _within(1, 65_536, integer=True),
     "eval_batch_size": _within(1, 65_536, integer=True, optional=True),
     "lr": _within(0, open_low=True),

@@ -67,6 +67,7 @@ class RunResult:
 
     output: Path
     epochs: int
+    """Epochs completed (fewer than the config's ``epochs`` after a ``stop_after``)."""
     steps: int
     metrics: dict[str, Any] = field(default_factory=dict)
     """The evaluation metrics after the last epoch."""
@@ -261,7 +262,8 @@ def fit(config: TrainConfig, *, resume: bool = False, allow_changed_data: bool =
             save_last(pos)
 
     metrics: dict[str, Any] = {}
-    for epoch in range(position.epoch, config.epochs):
+    last_epoch = config.stop_after or config.epochs
+    for epoch in range(position.epoch, last_epoch):
         data.train_sampler.set_epoch(epoch, start_batch=position.batch)
         started = time.perf_counter()
         samples_before = position.samples
@@ -280,7 +282,7 @@ def fit(config: TrainConfig, *, resume: bool = False, allow_changed_data: bool =
             "lr": optimizer.param_groups[0]["lr"],
             "images_per_s": (position.samples - samples_before) * context.world_size / max(elapsed, 1e-9),
         }
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch:
             evaluated = ema.module if ema is not None else model
             metrics = evaluate(
                 evaluated, data.val, task, device=context.device, amp_dtype=dtype,
@@ -302,7 +304,7 @@ def fit(config: TrainConfig, *, resume: bool = False, allow_changed_data: bool =
         if context.is_main:
             _log(log_path, record)
             history.append(record)
-    return RunResult(output, config.epochs, position.step, metrics, best, history, report, data.class_names)
+    return RunResult(output, position.epoch, position.step, metrics, best, history, report, data.class_names)
 
 
 def _check_resumable(
