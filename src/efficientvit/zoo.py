@@ -205,7 +205,8 @@ SR_OUTPUT = (720, 1280)
 
 
 SR_SHIPPED: dict[str, PackagedFile] = {
-    # Trained on this project's CPU from CC0 / public-domain photographs: see README, "Super-resolution".
+    # Trained on this project's CPU from licensed photographs (efficientvit.data.sample_photos records each
+    # one's source and licence): see README, "Super-resolution".
     "efficientvit-sr-full-x2": PackagedFile("efficientvit_sr_full_x2.safetensors"),
 }
 

@@ -109,6 +109,26 @@ def test_report_finds_rows_and_is_json() -> None:
     data = json.loads(json.dumps(report.to_dict()))
     assert [row["backend"] for row in data["rows"]] == ["eager", "fused"]
     assert data["machine"]["cpu"] and data["sgemm"]["gflops"] == 100.0
+    assert BenchReport.from_dict(data) == report
+
+
+def test_a_saved_run_is_plotted_again_and_a_wrong_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from efficientvit.benchmark import plot
+
+    rows = [
+        make_row(model, "eager", "64x128", Latency(ms, ms, 1), macs=1, params=1, sgemm=PEAK)
+        for model, ms in (("efficientvit-seg-b1-cityscapes", 10.0), ("segformer-b1", 90.0))
+    ]
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(BenchReport(machine_info(), BenchSettings(), PEAK, rows).to_dict()))
+    assert plot.main([str(saved), str(tmp_path / "run.png")]).read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "other.json").write_text('{"rows": []}')
+    with pytest.raises(SystemExit):
+        plot.main([str(tmp_path / "other.json"), str(tmp_path / "x.png")])
+    assert "not a saved `efficientvit bench --json` run" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
 
 
 # --- MACs ---

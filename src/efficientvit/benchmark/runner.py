@@ -182,6 +182,22 @@ class BenchReport:
             "rows": [dataclasses.asdict(row) for row in self.rows],
         }
 
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> BenchReport:
+        """The report that :meth:`to_dict` wrote (``efficientvit bench --json``)."""
+        settings = {
+            key: tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            if isinstance(value, list)
+            else value
+            for key, value in saved["settings"].items()
+        }
+        return cls(
+            machine=saved["machine"],
+            settings=BenchSettings(**settings),
+            sgemm=SgemmPeak(**saved["sgemm"]),
+            rows=[BenchRow(**row) for row in saved["rows"]],
+        )
+
 
 def time_call(
     fn: Callable[[], object], *, warmup: int = 2, repeats: int = 10, budget_s: float | None = None

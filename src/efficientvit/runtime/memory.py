@@ -4,7 +4,8 @@ glibc's ``malloc`` serves every request over its mmap threshold (at most 32 MiB)
 gives it back with ``munmap`` when freed. A dense-prediction forward pass at high resolution allocates and
 frees dozens of such tensors (64-256 MiB each for EfficientViT-SR at 1024x1024), and every one of them
 faults its pages in again and has the kernel zero them. That was the time above the linear trend of
-EfficientViT-SR at 1024x1024 and a third of segmentation's at 1024x2048 (README, "Fast by default").
+EfficientViT-SR at 1024x1024 and three quarters of eager segmentation's at 1024x2048 (README,
+"Super-resolution" and "Performance").
 
 :func:`reuse_freed_memory` turns that off for the process: large blocks come from the heap, and freed ones
 stay with the process (up to :data:`KEEP_FREED_BYTES` at the heap's top) for the next pass. The runtime
