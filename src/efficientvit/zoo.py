@@ -208,6 +208,7 @@ SR_SHIPPED: dict[str, PackagedFile] = {
     # Trained on this project's CPU from licensed photographs (efficientvit.data.sample_photos records each
     # one's source and licence): see README, "Super-resolution".
     "efficientvit-sr-full-x2": PackagedFile("efficientvit_sr_full_x2.safetensors"),
+    "efficientvit-sr-full-x4": PackagedFile("efficientvit_sr_full_x4.safetensors"),
 }
 
 

@@ -66,7 +66,22 @@ def test_settings_that_contradict_each_other_are_refused() -> None:
     with pytest.raises(EfficientViTError, match=r"min_lr 0\.1 is above lr 0\.01"):
         TrainConfig(**BASE, lr=0.01, min_lr=0.1)
     with pytest.raises(EfficientViTError, match="patch_size 97 is not a multiple of scale 2"):
-        TrainConfig(**{**BASE, "task": "sr"}, patch_size=97)
+        TrainConfig(**{**BASE, "task": "sr"}, patch_size=97, scale=2)
+    with pytest.raises(EfficientViTError, match="stop_after 3 is beyond epochs 2"):
+        TrainConfig(**BASE, epochs=2, stop_after=3)
+
+
+def test_the_super_resolution_factor_defaults_to_the_models_own() -> None:
+    from efficientvit.train.run import with_model_scale
+    from efficientvit.zoo import get_model_info
+
+    x4 = {**BASE, "task": "sr", "model": "efficientvit-sr-full-x4"}
+    info = get_model_info(x4["model"])
+    assert with_model_scale(TrainConfig(**x4), info).scale == 4
+    assert with_model_scale(TrainConfig(**x4, scale=2), info).scale == 2  # asked for: the model is rebuilt
+    with pytest.raises(EfficientViTError, match="patch_size 90 is not a multiple of scale 4"):
+        with_model_scale(TrainConfig(**x4, patch_size=90), info)
+    assert with_model_scale(TrainConfig(**BASE), get_model_info("efficientvit-b0")).scale is None
 
 
 def test_a_hand_edited_config_json_is_refused_with_its_path(tmp_path: Path) -> None:

@@ -83,8 +83,9 @@ class TrainConfig:
     """Segmentation training crop (default: the shorter side of the model's resolution, squared)."""
     eval_short_side: int | None = None
     """Segmentation evaluation: resize the shorter side to this (default: ADE20K 512, others unchanged)."""
-    scale: int = 2
-    """Super-resolution factor."""
+    scale: int | None = None
+    """Super-resolution factor (default: the model's own, e.g. 4 for efficientvit-sr-full-x4); another
+    factor builds the model for it."""
     patch_size: int = 96
     """Super-resolution training patch, in high-resolution pixels."""
     repeat: int = 1
@@ -114,7 +115,7 @@ class TrainConfig:
             problems.append(f"min_lr {self.min_lr} is above lr {self.lr}")
         if self.stop_after is not None and self.stop_after > self.epochs and not problems:
             problems.append(f"stop_after {self.stop_after} is beyond epochs {self.epochs}")
-        if self.patch_size % self.scale and not problems:
+        if self.scale is not None and self.patch_size % self.scale and not problems:
             problems.append(f"patch_size {self.patch_size} is not a multiple of scale {self.scale}")
         if problems:
             raise EfficientViTError(f"invalid training settings: {'; '.join(problems)}")
@@ -242,7 +243,7 @@ FIELD_RULES: dict[str, Rule] = {
     "resolution": _within(32, MAX_SIDE, integer=True, optional=True),
     "crop_size": Rule(f"a size HxW with sides in [32, {MAX_SIDE}]", _crop, optional=True),
     "eval_short_side": _within(32, MAX_SIDE, integer=True, optional=True),
-    "scale": _within(2, 8, integer=True),
+    "scale": _within(2, 8, integer=True, optional=True),
     "patch_size": _within(8, 1024, integer=True),
     "repeat": _within(1, 10_000, integer=True),
     "workers": _within(0, 256, integer=True),

@@ -12,7 +12,7 @@ from efficientvit.train.config import TrainConfig
 from efficientvit.train.data import build_eval_data, dataset_num_classes
 from efficientvit.train.distributed import init_distributed
 from efficientvit.train.loop import evaluate
-from efficientvit.train.run import amp_dtype, checked_model_info
+from efficientvit.train.run import amp_dtype, checked_model_info, with_model_scale
 from efficientvit.train.tasks import build_task
 from efficientvit.zoo import create_model
 
@@ -40,6 +40,7 @@ def evaluate_weights(
     """
     check_protocol(protocol)
     info = checked_model_info(config)
+    config = with_model_scale(config, info)
     labels_classes = get_task(config.task).labels_classes
     context = init_distributed(config.device)
     loader, sampler, dataset = build_eval_data(config, info, context, split, protocol=protocol)

@@ -97,6 +97,14 @@ def checked_model_info(config: TrainConfig) -> ModelInfo:
     return require_task(get_model_info(config.model), config.task)
 
 
+def with_model_scale(config: TrainConfig, info: ModelInfo) -> TrainConfig:
+    """``config`` with its super-resolution factor filled in: the model's own when not given (the other
+    tasks have none)."""
+    if config.scale is not None or info.scale == 1:
+        return config
+    return config.replace(scale=info.scale)
+
+
 def build_training_model(
     config: TrainConfig,
     num_classes: int | None,
@@ -171,6 +179,7 @@ def fit(config: TrainConfig, *, resume: bool = False, allow_changed_data: bool =
     ``allow_changed_data``).
     """
     info = checked_model_info(config)
+    config = with_model_scale(config, info)
     context = init_distributed(config.device)
     configure_determinism(config)
     torch.manual_seed(config.seed + context.rank)
