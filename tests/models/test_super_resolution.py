@@ -46,7 +46,7 @@ def test_registry_has_both_sizes_at_three_scales() -> None:
     for name in SR_MODELS:
         info = get_model_info(name)
         assert info.task == "sr" and not info.official and info.head is None
-        shipped = name == "efficientvit-sr-full-x2"  # the one trained here (see README)
+        shipped = name in ("efficientvit-sr-full-x2", "efficientvit-sr-full-x4")  # trained here (README)
         assert (info.checkpoint is not None) == shipped
         assert info.scale == int(name[-1]) and info.num_classes == 0 and info.class_names == ()
 
