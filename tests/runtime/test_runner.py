@@ -39,6 +39,12 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
+def spinning(runner: runner_module.Runner) -> str:
+    """The ONNX Runtime session's ``allow_spinning`` entry of a prepared runner ("" when left default)."""
+    options = runner._run.session.get_session_options()  # type: ignore[union-attr]
+    return options.get_session_config_entry("session.intra_op.allow_spinning")
+
+
 def image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
@@ -61,6 +67,7 @@ def test_auto_is_onnxruntime_on_a_cpu_and_agrees_with_eager(users_auto: Path, we
     picture = image(96, 160)
     labels = segment(model, picture, short_side=96)
     assert runner_for(model, "segmenter").backend == "onnxruntime"
+    assert spinning(runner_for(model, "segmenter")) == "0"  # PyTorch's upsampling follows the session
     reference = segment(model, picture, short_side=96, backend="eager")
     assert torch.equal(labels, reference) and len(reference.unique()) > 1
     for backend in ("fused", "onnxruntime"):

@@ -38,7 +38,9 @@ class OnnxRuntimeModel(nn.Module):
     come back on the first input's device. ``info`` is the registry metadata of the exported model, read from
     the file (written by :func:`~efficientvit.export.onnx.export_onnx`) unless given, so that
     ``efficientvit.inference.classify`` / ``segment`` accept this object in place of the PyTorch model.
-    ``threads`` sets ONNX Runtime's intra-op thread count (default: its own choice).
+    ``threads`` sets ONNX Runtime's intra-op thread count (default: its own choice); ``spinning=False``
+    has those threads sleep after each parallel section instead of spinning (see
+    :attr:`efficientvit.runtime.graphs.Graph.onnxruntime_spinning`).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class OnnxRuntimeModel(nn.Module):
         info: ModelInfo | None = None,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         threads: int | None = None,
+        spinning: bool = True,
     ) -> None:
         super().__init__()
         ort = _onnxruntime()
@@ -57,6 +60,8 @@ class OnnxRuntimeModel(nn.Module):
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        if not spinning:  # the pool's threads sleep as soon as a parallel section ends
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=list(providers))
         except Exception as error:  # onnxruntime raises its own exception types for unreadable files

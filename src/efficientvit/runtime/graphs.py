@@ -35,6 +35,12 @@ class Graph:
     fused: Callable[[nn.Module], nn.Module] | None = None
     """What the ``fused`` backend runs, when the graph has a faster PyTorch formulation of ``part`` than
     folding its BatchNorms (it shares the model's parameters); ``None``: the folded channels-last copy."""
+    onnxruntime_spinning: bool = True
+    """Whether ONNX Runtime's CPU threads spin after each parallel section (its default). They keep the cores
+    for a while after the session returns, so a graph whose outputs meet heavy PyTorch work turns it off.
+    Measured on 2 cores (seg-B1 at 1024x2048, ``segment()``, four alternating processes, medians of 5):
+    487-511 ms spinning against 417-460 ms not, the session alone within noise; ``classify`` (B1 at 224)
+    took 8.9-9.3 ms spinning against 10.5-10.6 ms not, and ``SamPredictor.set_image`` was within noise."""
 
 
 def _whole(model: nn.Module) -> nn.Module:
@@ -59,7 +65,8 @@ GRAPHS: dict[str, Graph] = {
     "classifier": Graph("classifier", _whole, dynamic=False, single_item=True),
     # Segmentation feeds any size (multiples of 32): dynamic height and width, as fast as a fixed graph
     # (seg-B1 at 1024x2048, 2 threads, one process: 706 against 704 ms median).
-    "segmenter": Graph("segmenter", _whole, dynamic=True),
+    # Its logits are upsampled and argmaxed in PyTorch right after the session: no spinning.
+    "segmenter": Graph("segmenter", _whole, dynamic=True, onnxruntime_spinning=False),
     # The predictor always feeds the encoder's square resolution, one image at a time.
     "sam_image_encoder": Graph(
         "sam_image_encoder", _whole, dynamic=False, single_item=True, watched=lambda sam: sam.image_encoder

@@ -261,7 +261,10 @@ class Runner:
             entry = self._export(model, part)
             try:
                 session = OnnxRuntimeModel(
-                    entry / ONNX_FILE, providers=providers, threads=torch.get_num_threads()
+                    entry / ONNX_FILE,
+                    providers=providers,
+                    threads=torch.get_num_threads(),
+                    spinning=self.graph.onnxruntime_spinning,
                 )
                 break
             except EfficientViTError as error:
